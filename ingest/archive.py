@@ -1,0 +1,86 @@
+"""The curators' existing notes: which URLs they already archive, read from note frontmatter.
+
+Older notes name their URL `source:` instead of `url:`; both count. Only notes whose size or
+modification time changed since the last scan are read again, so a scan of an unchanged vault
+costs one `stat` per file. Malformed notes are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+from .urls import try_key
+
+URL_FIELDS = ("url", "source", "source_url", "link")
+_YAML = frontmatter.YAMLHandler()
+_STRINGS_ONLY = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+@dataclass
+class ArchiveScan:
+    changed: list[dict] = field(default_factory=list)  # rows for the ledger's archive_notes
+    removed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line per malformed note
+
+
+def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> ArchiveScan:
+    """Compare the notes under `folders` with `known` (path → (mtime_ns, size)) and read the new ones."""
+    scan = ArchiveScan()
+    seen: set[str] = set()
+    for folder in folders:
+        for path in _markdown_files(folder):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            key = str(path)
+            seen.add(key)
+            if known.get(key) == (stat.st_mtime_ns, stat.st_size):
+                continue
+            url, problem = read_note_url(path)
+            if problem:
+                scan.problems.append(f"skipped malformed note {path}: {problem}")
+            scan.changed.append(
+                {"path": key, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "url_key": try_key(url), "error": problem}
+            )
+    scan.removed = [p for p in known if p not in seen]
+    return scan
+
+
+def read_note_url(path: Path) -> tuple[str | None, str | None]:
+    """(the note's source URL or None, a problem description or None)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except OSError as exc:
+        return None, exc.strerror
+    if not text.startswith("---"):
+        return None, None  # a plain Markdown page (an index, a README): nothing to learn
+    try:
+        head, _ = _YAML.split(text)
+        # BaseLoader keeps every value a string: hand-written dates like 2026-00-00 must not fail
+        meta = yaml.load(head, Loader=_STRINGS_ONLY)
+    except (yaml.YAMLError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"frontmatter is not valid YAML ({first})"
+    if not isinstance(meta, dict):
+        return None, "frontmatter is not a mapping of fields"
+    for name in URL_FIELDS:
+        value = meta.get(name)
+        if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+            return value.strip(), None
+    return None, None
+
+
+def _markdown_files(folder: Path):
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.endswith(".md") and not name.startswith("."):
+                yield Path(root) / name

@@ -1,0 +1,172 @@
+"""Settings: built-in defaults < config/ingest.toml < INGEST_* environment variables < command flags.
+
+Relative paths in the file are relative to the file's own folder, so a config can be used from
+anywhere. Every error names the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("config") / "ingest.toml"
+PRIORITIES = ("high", "medium", "low")
+DEFAULT_FORMATS = (
+    "paper", "research-post", "essay", "newsletter", "news", "report",
+    "whitepaper", "thread", "tweet", "transcript", "data",
+)  # fmt: skip
+PATH_KEYS = ("output_dir", "archive_dir", "template")
+
+
+@dataclass(frozen=True)
+class Settings:
+    output_dir: Path = Path("seeds")
+    ledger: str = "ledger.db"  # a SQLite file path or a database URL
+    archive_dir: Path | None = None  # the curators' existing notes, read for duplicates
+    template: Path | None = None  # None: templates/source-note.md.j2 of this repository
+    user_agent: str = "ingest/{version} (+{contact_url})"
+    contact_url: str = "https://github.com/ingest-archive/ingest"
+    timeout: float = 15.0  # connect and read timeout, seconds
+    deadline: float = 60.0  # total time for one request, redirects and body included
+    max_bytes: int = 10_000_000  # decompressed body limit
+    max_redirects: int = 10
+    retries: int = 2  # extra attempts after a transient failure
+    backoff: float = 1.0  # first retry delay, seconds; doubles each time
+    allow_private_networks: bool = False
+    domains: tuple[str, ...] = ("ai-alignment",)
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    default_domain: str = "ai-alignment"
+    default_format: str = "research-post"
+    default_priority: str = "medium"
+    default_tags: tuple[str, ...] = ()
+    config_path: Path | None = None  # the file these came from, if any
+
+    @property
+    def ledger_url(self) -> str:
+        if "://" in self.ledger:
+            return self.ledger
+        return f"sqlite:///{Path(self.ledger).expanduser().resolve()}"
+
+    @property
+    def agent(self) -> str:
+        return self.user_agent.format(version=__version__, contact_url=self.contact_url)
+
+
+KEYS = {f.name: f for f in fields(Settings) if f.name != "config_path"}
+
+
+def load_settings(
+    path: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, object] | None = None,
+) -> Settings:
+    """Read settings from `path` (else $INGEST_CONFIG, else ./config/ingest.toml if present)."""
+    env = dict(os.environ if env is None else env)
+    explicit = path is not None or "INGEST_CONFIG" in env
+    config_path = Path(path if path is not None else env.get("INGEST_CONFIG", DEFAULT_CONFIG))
+    values: dict[str, object] = {}
+    base = Path.cwd()
+    where = str(config_path)
+    if config_path.is_file():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+        base = config_path.resolve().parent
+        for key, raw in data.items():
+            values[key] = _coerce(key, raw, where)
+    elif explicit:
+        raise ConfigError(f"{where}: config file not found; give an existing file with --config")
+    for name, raw in env.items():
+        if name.startswith("INGEST_") and name != "INGEST_CONFIG":
+            key = name[len("INGEST_"):].lower()
+            values[key] = _coerce(key, raw, f"environment variable {name}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, f"option --{key.replace('_', '-')}")
+    for key in PATH_KEYS:
+        if values.get(key) is not None:
+            values[key] = _resolve(base, values[key])
+    if "ledger" in values and "://" not in str(values["ledger"]):
+        values["ledger"] = str(_resolve(base, values["ledger"]))
+    settings = replace(Settings(), config_path=config_path if config_path.is_file() else None, **values)
+    return _check(settings, where)
+
+
+def _resolve(base: Path, value: object) -> Path:
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _coerce(key: str, raw: object, where: str) -> object:
+    if key not in KEYS:
+        allowed = ", ".join(sorted(KEYS))
+        raise ConfigError(f"{where}: unknown key '{key}'; allowed keys are: {allowed}")
+    kind = KEYS[key].type
+    text_given = isinstance(raw, str)
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if text_given and raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if text_given and raw.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind.startswith("tuple"):
+            if text_given:
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+                return tuple(raw)
+            raise ValueError
+        if kind.startswith("Path | None"):
+            if raw in ("", None):
+                return None
+        if not isinstance(raw, str):
+            raise ValueError
+        return raw
+    except (TypeError, ValueError):
+        want = {
+            "bool": "true or false",
+            "int": "a whole number",
+            "float": "a number",
+        }.get(kind, "a list of strings" if kind.startswith("tuple") else "a string")
+        raise ConfigError(f"{where}: key '{key}' must be {want}, got {raw!r}") from None
+
+
+def _check(s: Settings, where: str) -> Settings:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{where}: key '{key}' {why}")
+
+    for key in ("timeout", "deadline", "backoff"):
+        if getattr(s, key) < 0 or (key != "backoff" and getattr(s, key) == 0):
+            raise bad(key, "must be a positive number of seconds")
+    for key in ("max_bytes", "max_redirects", "retries"):
+        if getattr(s, key) < 0:
+            raise bad(key, "must be zero or more")
+    if s.default_priority not in PRIORITIES:
+        raise bad("default_priority", f"must be one of {', '.join(PRIORITIES)}")
+    if s.default_format not in s.formats:
+        raise bad("default_format", f"must be one of the formats: {', '.join(s.formats)}")
+    if s.default_domain not in s.domains:
+        raise bad("default_domain", f"must be one of the domains: {', '.join(s.domains)}")
+    try:
+        s.agent
+    except (KeyError, IndexError, ValueError):
+        raise bad("user_agent", "may only use the placeholders {version} and {contact_url}") from None
+    return s

@@ -1,0 +1,149 @@
+"""HTML text + its URL → Document: main text as Markdown and the article's metadata (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+
+from trafilatura import bare_extraction
+from trafilatura.xml import xmltotxt
+from trafilatura.utils import normalize_unicode
+
+from .charset import decode_html
+from .errors import ExtractError
+from .models import Document, FetchResult
+from .urls import InvalidURLError, normalize_url, same_site
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+MIN_WORDS = 20  # below this a "main text" is a cookie notice or a "please enable JavaScript"
+TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " :: ")
+
+
+def page_html(result: FetchResult) -> str:
+    """The fetched body as HTML text; refuses what is not an HTML page, whatever its label."""
+    body = result.content
+    if not body.strip():
+        raise ExtractError("the server sent an empty page", url=result.url, code="empty_body")
+    kind = result.content_type
+    head = body[:1024].lstrip().lower()
+    looks_html = head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<body"))
+    if kind and kind not in HTML_TYPES and not (kind == "text/plain" and looks_html):
+        raise ExtractError(
+            f"content type {kind} is not an HTML page; only web pages are archived for now",
+            url=result.url,
+            code="unsupported_content_type",
+        )
+    if b"\x00" in body[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ExtractError("the body is binary data, not an HTML page", url=result.url, code="binary_body")
+    return decode_html(body, result.charset)
+
+
+def extract_document(html: str, url: str, *, today: date) -> Document:
+    """Extract the article in `html`, fetched from `url` (the final URL after redirects)."""
+    found = bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_links=True,
+        include_formatting=True,
+        include_tables=True,
+        include_images=False,
+        include_comments=False,
+        date_extraction_params={"extensive_search": True, "original_date": True, "max_date": today.isoformat()},
+    )
+    text = normalize_unicode(xmltotxt(found.body, include_formatting=True)).strip() if found else ""
+    if len(text.split()) < MIN_WORDS:
+        raise ExtractError(
+            "no main text found (the page may be empty, a login wall, or need JavaScript)",
+            url=url,
+            code="no_main_text",
+        )
+    sitename = _clean(found.sitename)
+    title = _strip_site_name(_clean(found.title), sitename) or _title_from_url(url)
+    return Document(
+        url=url,
+        canonical_url=_canonical(found.url, url),
+        title=title,
+        text=text,
+        author=_authors(found.author),
+        date=_past_date(found.date, today),
+        sitename=sitename,
+        description=_clean(found.description),
+        language=found.language,
+        keywords=_keywords(found.categories, found.tags),
+    )
+
+
+def text_hash(text: str) -> str:
+    """A fingerprint of main text that ignores case and spacing, for exact-duplicate detection."""
+    words = " ".join(text.lower().split())
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()
+
+
+def _clean(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _canonical(declared: str | None, fetched: str) -> str:
+    """The page's own canonical URL when it stays on the fetched site; else the fetched URL."""
+    for candidate in (declared, fetched):
+        if not candidate:
+            continue
+        try:
+            if candidate is fetched or same_site(candidate, fetched):
+                return normalize_url(candidate)
+        except InvalidURLError:
+            continue
+    return fetched
+
+
+def _strip_site_name(title: str | None, sitename: str | None) -> str | None:
+    """Drop a site name glued to the headline: `Headline | Site`, `Site - Headline`."""
+    if not title or not sitename:
+        return title
+    site = sitename.lower()
+    for sep in TITLE_SEPARATORS:
+        head, _, tail = title.rpartition(sep)
+        if head and tail.lower() == site:
+            return head.strip()
+        head, _, tail = title.partition(sep)
+        if tail and head.lower() == site:
+            return tail.strip()
+    return title
+
+
+def _title_from_url(url: str) -> str:
+    last = [part for part in url.split("?")[0].split("/") if part][-1]
+    return re.sub(r"[-_]+", " ", re.sub(r"\.\w+$", "", last)).strip() or url
+
+
+def _authors(value: str | None) -> str | None:
+    """trafilatura joins authors with '; '; notes join them with ', ' and drop a leading 'By'."""
+    value = _clean(value)
+    if not value:
+        return None
+    names = [re.sub(r"^by\s+", "", n.strip(), flags=re.IGNORECASE) for n in value.split(";")]
+    return ", ".join(n for n in names if n) or None
+
+
+def _past_date(value: str | None, today: date) -> str | None:
+    if not value:
+        return None
+    try:
+        found = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return found.isoformat() if found <= today else None
+
+
+def _keywords(*groups: list[str] | None) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for word in group or ():
+            if word.strip():
+                seen.setdefault(" ".join(word.split()), None)
+    return tuple(seen)

@@ -1,0 +1,333 @@
+"""The ledger: SQLAlchemy tables and the queries that decide work (what is known, claimed, done).
+
+Everything that decides whether an item is fetched lives here, never only in a process's memory,
+so several workers can share one database. Schema changes go through the Alembic migrations in
+`ingest/migrations/`; `open_ledger` upgrades an older ledger in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+
+from .errors import LedgerError
+
+HEAD = "0002"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002")
+STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+metadata = sa.MetaData()
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),  # as given
+    sa.Column("url_key", sa.Text, nullable=False),
+    sa.Column("final_url", sa.Text),
+    sa.Column("canonical_url", sa.Text),
+    sa.Column("content_hash", sa.String(64), index=True),
+    sa.Column("title", sa.Text),
+    sa.Column("note_path", sa.Text),
+    sa.Column("outcome", sa.String(16), nullable=False),  # pending | created | duplicate | failed
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("items.id")),
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error", sa.Text),
+    sa.Column("date_is_fallback", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),  # urls.url_key of any URL that names the item
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
+)
+
+fetches = sa.Table(
+    "fetches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error_code", sa.String(40)),
+    sa.Column("error", sa.Text),
+)
+
+archive_notes = sa.Table(
+    "archive_notes",
+    metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("url_key", sa.Text, index=True),
+    sa.Column("error", sa.Text),  # why the note could not be read, if it could not
+)
+
+
+@dataclass(frozen=True)
+class Known:
+    """An item the ledger already has, or a note of the curators' archive."""
+
+    item_id: int | None
+    outcome: str  # created | duplicate | failed | pending | archived
+    note_path: str | None
+    updated_at: datetime | None = None
+
+
+def open_ledger(url: str, *, create: bool = True) -> "Ledger":
+    """Open (and create or upgrade) the ledger at a SQLAlchemy database URL."""
+    if url.startswith("sqlite:///") and not create and not Path(url[len("sqlite:///"):]).exists():
+        url = "sqlite://"  # a dry run on a fresh machine: an empty in-memory ledger, no file made
+    if url.startswith("sqlite:///"):
+        folder = Path(url[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"ledger folder {folder} cannot be created ({exc.strerror}); check the 'ledger' setting") from None
+    engine = _engine(url)
+    ledger = Ledger(engine, url)
+    ledger.upgrade(allowed=create or url == "sqlite://")
+    return ledger
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn, _record):  # WAL lets readers work while a poll writes
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                if url != "sqlite://":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+            return engine
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise LedgerError(f"ledger URL {url!r} is not usable ({exc}); give a SQLite path or a database URL") from None
+
+
+class Ledger:
+    def __init__(self, engine: sa.Engine, url: str):
+        self.engine = engine
+        self.url = url
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        with self._guard("read"), self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self, *, allowed: bool = True) -> None:
+        current = self.revision()
+        if current == HEAD:
+            return
+        if current is not None and current not in KNOWN_REVISIONS:
+            raise LedgerError(
+                f"ledger {self.url} was written by a newer version of ingest (schema {current}); upgrade ingest",
+                code="ledger_newer",
+            )
+        if not allowed:
+            raise LedgerError(f"ledger {self.url} needs an upgrade first; run any ingest command without --dry-run")
+        from alembic import command  # imported only when a migration is due: it is slow to load
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._guard("upgrade"), self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def lookup(self, keys: list[str]) -> Known | None:
+        """The item (or archived note) that any of these URL keys names, following duplicates."""
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if not keys:
+            return None
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                .join(aliases, aliases.c.item_id == items.c.id)
+                .where(aliases.c.key.in_(keys))
+                .order_by(items.c.id)
+                .limit(1)
+            ).first()
+            if row is not None:
+                return self._resolve(conn, row)
+            path = conn.execute(
+                sa.select(archive_notes.c.path).where(archive_notes.c.url_key.in_(keys)).limit(1)
+            ).scalar()
+        return Known(None, "archived", path) if path else None
+
+    def lookup_hash(self, content_hash: str, *, exclude: int | None = None) -> Known | None:
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                .where(items.c.content_hash == content_hash, items.c.outcome == "created", items.c.id != (exclude or -1))
+                .order_by(items.c.id)
+                .limit(1)
+            ).first()
+            return self._resolve(conn, row) if row else None
+
+    @staticmethod
+    def _resolve(conn: sa.Connection, row) -> Known:
+        for _ in range(10):  # duplicate chains are short; the bound guards against a cycle
+            if row.outcome != "duplicate" or row.duplicate_of is None:
+                break
+            target = conn.execute(
+                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                .where(items.c.id == row.duplicate_of)
+            ).first()
+            if target is None:
+                break
+            row = target
+        return Known(row.id, row.outcome, row.note_path, _aware(row.updated_at))
+
+    # -- claims and outcomes --------------------------------------------------------------
+
+    def claim(self, url: str, key: str, now: datetime, *, force: bool = False) -> int | None:
+        """Take an item to work on; None when another worker holds it or it is already done.
+
+        The alias key's primary key is the lock: of two workers inserting it, one fails.
+        A failed item, or one left pending by a dead worker, can be taken again.
+        """
+        with self._guard("write"), self.engine.begin() as conn:
+            item_id = conn.execute(
+                items.insert().values(url=url, url_key=key, outcome="pending", created_at=now, updated_at=now)
+            ).inserted_primary_key[0]
+            try:
+                with conn.begin_nested():
+                    conn.execute(aliases.insert().values(key=key, item_id=item_id))
+                return item_id
+            except IntegrityError:
+                pass
+            if force:  # a deliberate second note: the key stays with the first item
+                return item_id
+            conn.execute(items.delete().where(items.c.id == item_id))
+            owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar_one()
+            retake = conn.execute(
+                items.update()
+                .where(
+                    items.c.id == owner,
+                    (items.c.outcome == "failed")
+                    | ((items.c.outcome == "pending") & (items.c.updated_at < now - STALE_CLAIM)),
+                )
+                .values(outcome="pending", url=url, error=None, error_code=None, updated_at=now)
+            )
+            return owner if retake.rowcount == 1 else None
+
+    def add_aliases(self, item_id: int, keys: list[str]) -> Known | None:
+        """Record more URL keys for an item; if one already names another item, return that one."""
+        with self._guard("write"), self.engine.begin() as conn:
+            for key in dict.fromkeys(k for k in keys if k):
+                owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
+                if owner is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(aliases.insert().values(key=key, item_id=item_id))
+                        continue
+                    except IntegrityError:
+                        owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
+                if owner != item_id:
+                    row = conn.execute(
+                        sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                        .where(items.c.id == owner)
+                    ).first()
+                    known = self._resolve(conn, row)
+                    if known.item_id != item_id:
+                        return known
+            path = conn.execute(
+                sa.select(archive_notes.c.path).where(archive_notes.c.url_key.in_(keys)).limit(1)
+            ).scalar()
+            return Known(None, "archived", path) if path else None
+
+    def finish(self, item_id: int, outcome: str, now: datetime, **values: object) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(items.update().where(items.c.id == item_id).values(outcome=outcome, updated_at=now, **values))
+
+    def record_fetch(self, item_id: int | None, url: str, started_at: datetime, duration: float,
+                     status: int | None = None, error_code: str | None = None, error: str | None = None) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(
+                fetches.insert().values(
+                    item_id=item_id, url=url, started_at=started_at, duration_ms=int(duration * 1000),
+                    status_code=status, error_code=error_code, error=error,
+                )
+            )
+
+    def recent(self, limit: int = 20) -> list[dict]:
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(items).order_by(items.c.updated_at.desc(), items.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def fetch_count(self) -> int:
+        with self._guard("read"), self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(fetches)).scalar_one()
+
+    # -- the curators' archive ------------------------------------------------------------
+
+    def archive_state(self) -> dict[str, tuple[int, int]]:
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(archive_notes.c.path, archive_notes.c.mtime_ns, archive_notes.c.size))
+            return {r.path: (r.mtime_ns, r.size) for r in rows}
+
+    def update_archive(self, changed: list[dict], removed: list[str]) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            if removed:
+                conn.execute(archive_notes.delete().where(archive_notes.c.path.in_(removed)))
+            if changed:
+                conn.execute(archive_notes.delete().where(archive_notes.c.path.in_([c["path"] for c in changed])))
+                conn.execute(archive_notes.insert(), changed)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _guard(self, what: str):
+        return _LedgerErrors(self.url, what)
+
+
+class _LedgerErrors:
+    """Turn driver errors into one clear LedgerError that says what to do."""
+
+    def __init__(self, url: str, what: str):
+        self.url, self.what = url, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or not isinstance(exc, DatabaseError) or isinstance(exc, IntegrityError):
+            return False
+        text = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        if isinstance(exc, OperationalError) and "locked" in text:
+            raise LedgerError(f"ledger {self.url} is locked by another process; wait for it to finish and retry", code="ledger_locked") from None
+        if "not a database" in text or "malformed" in text:
+            raise LedgerError(f"ledger {self.url} is corrupted ({text}); move it aside and restore a backup", code="ledger_corrupt") from None
+        if "readonly" in text or "read-only" in text:
+            raise LedgerError(f"ledger {self.url} is read-only; fix its permissions", code="ledger_readonly") from None
+        raise LedgerError(f"ledger {self.url}: cannot {self.what} ({text})") from None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything in ingest is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value

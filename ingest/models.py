@@ -1,0 +1,87 @@
+"""Plain data passed between the pipeline's stages: FetchResult → Document → Guess → Note → Outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One completed HTTP exchange: the body as received (decompressed) and where it came from."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int
+    headers: dict[str, str]  # lower-case names
+    content: bytes
+    fetched_at: datetime
+    elapsed: float  # seconds, all attempts and redirects included
+    redirects: tuple[str, ...] = ()  # every URL visited before final_url
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower case; '' when the server sent none."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        """The charset parameter of Content-Type, if any."""
+        for param in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'").lower()
+        return None
+
+
+@dataclass(frozen=True)
+class Document:
+    """What extraction found in one page: the article's text as Markdown and its metadata."""
+
+    url: str  # the final URL it was fetched from
+    canonical_url: str  # the page's own canonical URL when trustworthy, else `url`
+    title: str
+    text: str  # Markdown
+    author: str | None = None
+    date: str | None = None  # YYYY-MM-DD publication date; None when the page gives none
+    sitename: str | None = None
+    description: str | None = None
+    language: str | None = None
+    keywords: tuple[str, ...] = ()  # the page's own keywords, categories and tags
+
+
+@dataclass(frozen=True)
+class Guess:
+    """The classification fields of a note, and for each field the signals behind it."""
+
+    domain: str
+    format: str
+    priority: str
+    tags: tuple[str, ...]
+    secondary_domains: tuple[str, ...] = ()
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A rendered source note, not yet written."""
+
+    filename: str
+    text: str
+    date: str  # the date in its frontmatter
+    date_is_fallback: bool  # True when no publication date was found and the archive date stands in
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one URL: created, duplicate or failed."""
+
+    url: str
+    status: str  # "created" | "duplicate" | "failed"
+    path: str | None = None
+    error: str | None = None
+    code: str | None = None
+    note_text: str | None = None  # the rendered note, for --dry-run
+
+    def as_json(self) -> dict:
+        return {"url": self.url, "status": self.status, "path": self.path, "error": self.error}

@@ -1,0 +1,150 @@
+"""Document + Guess → Note: the frontmatter values, the Markdown body and the file name (pure)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+import yaml
+
+from .errors import ConfigError
+from .models import Document, Guess, Note
+
+BUILTIN_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
+MAX_NAME = 120  # whole file name, suffix and extension included
+SLUG_WORDS, SLUG_CHARS, HANDLE_CHARS = 8, 50, 30
+STOP_WORDS = frozenset("a an and as at by for from in of on or the to with vs via".split())
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:?&=%+~@-]*")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def yaml_quoted(value: object) -> str:
+    """A YAML double-quoted scalar: backslashes, quotes and every control character escaped."""
+    out = []
+    for ch in "" if value is None else str(value):
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif code < 0x20 or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif code in (0x2028, 0x2029, 0xFEFF) or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def yaml_scalar(value: object) -> str:
+    """Plain when YAML reads it back as the same string (URLs, kebab-case names), else quoted."""
+    text = "" if value is None else str(value)
+    if _PLAIN_SAFE.fullmatch(text) and ": " not in text:
+        try:
+            if yaml.safe_load(text) == text:
+                return text
+        except yaml.YAMLError:
+            pass
+    return yaml_quoted(text)
+
+
+def yaml_flow(values: object) -> str:
+    return "[" + ", ".join(yaml_scalar(v) for v in values or ()) + "]"
+
+
+def load_template(path: Path | None = None) -> jinja2.Template:
+    """The note template; a missing or broken one is a configuration error naming the file."""
+    path = path or BUILTIN_TEMPLATE
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    env.filters.update(yaml_quoted=yaml_quoted, yaml_scalar=yaml_scalar, yaml_flow=yaml_flow)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: note template cannot be read ({exc.strerror}); check the 'template' setting") from None
+    try:
+        template = env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: note template is broken: {exc.message}") from None
+    template.filename = str(path)
+    return template
+
+
+def render_note(document: Document, guess: Guess, template: jinja2.Template, *, archived_on: str) -> Note:
+    """Fill the template. Without a publication date the archive date stands in (and says so)."""
+    author = document.author or document.sitename or _host(document.canonical_url)
+    day = document.date or archived_on
+    values = {
+        "title": document.title,
+        "author": author,
+        "url": document.canonical_url,
+        "date": day,
+        "domain": guess.domain,
+        "secondary_domains": list(guess.secondary_domains),
+        "format": guess.format,
+        "priority": guess.priority,
+        "tags": list(guess.tags),
+        "content": document.text.strip(),
+        "description": document.description or "",
+        "sitename": document.sitename or "",
+        "language": document.language or "",
+    }
+    name = getattr(template, "filename", "template")
+    try:
+        text = template.render(**values)
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"{name}: note template failed: {exc}") from None
+    _check_frontmatter(text, name)
+    return Note(
+        filename=note_filename(day, author, document.title, document.canonical_url),
+        text=text,
+        date=day,
+        date_is_fallback=document.date is None,
+    )
+
+
+def note_filename(day: str, author: str, title: str, url: str = "") -> str:
+    """`YYYY-MM-DD-{author-handle}-{brief-slug}.md`, ASCII, at most MAX_NAME characters.
+
+    Names in scripts with no ASCII spelling fall back to the site and the URL's last segment."""
+    parts = urlsplit(url)
+    site = (parts.hostname or "").removeprefix("www.").split(".")[0]
+    handle = _ascii(author.split(",")[0]) or _ascii(site) or "unknown"
+    handle = handle.replace("-", "")[:HANDLE_CHARS]
+    last_segment = next((p for p in reversed(parts.path.split("/")) if p), "")
+    words = [w for w in (_ascii(title) or _ascii(last_segment.rsplit(".", 1)[0])).split("-") if w]
+    words = words[:SLUG_WORDS]
+    slug = ""
+    for word in words:
+        if len(slug) + len(word) + 1 > SLUG_CHARS:
+            break
+        slug = f"{slug}-{word}" if slug else word
+    parts = slug.split("-")
+    while len(parts) > 1 and parts[-1] in STOP_WORDS:
+        parts.pop()
+    slug = "-".join(parts) or "untitled"
+    # room for "-NN" added when the name is taken, and ".md"
+    return f"{day}-{handle}-{slug}"[: MAX_NAME - 8].rstrip("-") + ".md"
+
+
+def _ascii(text: str) -> str:
+    """Lowercase ASCII kebab-case: accents folded, everything else a separator."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def _check_frontmatter(text: str, template_name: str) -> None:
+    """A template edit must never produce a note that downstream YAML readers choke on."""
+    head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
+    try:
+        loaded = yaml.safe_load(head) if text.startswith("---\n") and sep else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{template_name}: note template produced invalid YAML frontmatter ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{template_name}: note template must start with a '---' YAML frontmatter block")

@@ -1,0 +1,71 @@
+"""Atomic note writes: never a partial file, never over an existing one."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import WriteError
+
+TEMP_PREFIX = ".ingest-tmp-"
+MAX_SUFFIX = 1000
+
+
+def write_note(folder: Path, filename: str, text: str) -> Path:
+    """Write `text` as `folder/filename`, or `stem-2.md`, `stem-3.md`… when the name is taken.
+
+    The bytes go to a temporary file in the same folder, are fsynced, then hard-linked to the
+    final name: a link fails instead of replacing, so a curator's file is never clobbered even
+    when two processes race for one name.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"output folder {folder} cannot be created ({exc.strerror}); check the 'output_dir' setting") from None
+    stem = filename.removesuffix(".md")
+    tmp = _write_temp(folder, text)
+    try:
+        for n in range(1, MAX_SUFFIX):
+            target = folder / (filename if n == 1 else f"{stem}-{n}.md")
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise WriteError(f"cannot write {target} ({exc.strerror})") from None
+            _fsync_dir(folder)
+            return target
+        raise WriteError(f"{folder / filename}: {MAX_SUFFIX} notes already have this name")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _write_temp(folder: Path, text: str) -> str:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".md", dir=folder)
+    except OSError as exc:
+        raise WriteError(f"output folder {folder} is not writable ({exc.strerror}); fix its permissions or choose another with --output") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise WriteError(f"cannot write a note in {folder} ({hint})") from None
+    return tmp
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
