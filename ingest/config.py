@@ -70,7 +70,6 @@ def load_settings(
     explicit = path is not None or "INGEST_CONFIG" in env
     config_path = Path(path if path is not None else env.get("INGEST_CONFIG", DEFAULT_CONFIG))
     values: dict[str, object] = {}
-    base = Path.cwd()
     where = str(config_path)
     if config_path.is_file():
         try:
@@ -80,24 +79,31 @@ def load_settings(
         except OSError as exc:
             raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
         base = config_path.resolve().parent
-        for key, raw in data.items():
-            values[key] = _coerce(key, raw, where)
+        values.update(_resolved({k: _coerce(k, v, where) for k, v in data.items()}, base))
     elif explicit:
         raise ConfigError(f"{where}: config file not found; give an existing file with --config")
-    for name, raw in env.items():
-        if name.startswith("INGEST_") and name != "INGEST_CONFIG":
-            key = name[len("INGEST_"):].lower()
-            values[key] = _coerce(key, raw, f"environment variable {name}")
-    for key, raw in (overrides or {}).items():
-        if raw is not None:
-            values[key] = _coerce(key, raw, f"option --{key.replace('_', '-')}")
+    # paths from the environment and from flags are relative to where the command runs
+    from_env = {
+        name[len("INGEST_"):].lower(): (raw, f"environment variable {name}")
+        for name, raw in env.items()
+        if name.startswith("INGEST_") and name != "INGEST_CONFIG"
+    }
+    from_flags = {
+        key: (raw, f"option --{key.replace('_', '-')}") for key, raw in (overrides or {}).items() if raw is not None
+    }
+    for given in (from_env, from_flags):
+        values.update(_resolved({k: _coerce(k, raw, src) for k, (raw, src) in given.items()}, Path.cwd()))
+    settings = replace(Settings(), config_path=config_path if config_path.is_file() else None, **values)
+    return _check(settings, where)
+
+
+def _resolved(values: dict[str, object], base: Path) -> dict[str, object]:
     for key in PATH_KEYS:
         if values.get(key) is not None:
             values[key] = _resolve(base, values[key])
-    if "ledger" in values and "://" not in str(values["ledger"]):
+    if values.get("ledger") is not None and "://" not in str(values["ledger"]):
         values["ledger"] = str(_resolve(base, values["ledger"]))
-    settings = replace(Settings(), config_path=config_path if config_path.is_file() else None, **values)
-    return _check(settings, where)
+    return values
 
 
 def _resolve(base: Path, value: object) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
+from urllib.parse import urlsplit
 
 from trafilatura import bare_extraction
 from trafilatura.xml import xmltotxt
@@ -59,7 +60,7 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
             url=url,
             code="no_main_text",
         )
-    sitename = _clean(found.sitename)
+    sitename = _site_name(found.sitename, url)
     title = _strip_site_name(_clean(found.title), sitename) or _title_from_url(url)
     return Document(
         url=url,
@@ -86,6 +87,15 @@ def _clean(value: str | None) -> str | None:
         return None
     value = " ".join(value.split())
     return value or None
+
+
+def _site_name(declared: str | None, url: str) -> str | None:
+    """The site's name; when the page names none, trafilatura falls back to host[:port]."""
+    name = _clean(declared)
+    parts = urlsplit(url)
+    if name and name.lower() in (parts.netloc.lower(), (parts.hostname or "")):
+        return (parts.hostname or name).removeprefix("www.")
+    return name
 
 
 def _canonical(declared: str | None, fetched: str) -> str:

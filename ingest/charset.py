@@ -1,0 +1,102 @@
+"""Decode fetched HTML bytes to text, choosing the encoding the way a browser would.
+
+The first of these that applies wins:
+  1. a byte-order mark (UTF-8, UTF-16 LE/BE);
+  2. the charset of the HTTP Content-Type header, if Python knows it;
+  3. the document's own declaration in its first 4 KB: <meta charset=...>,
+     <meta http-equiv=Content-Type content="...; charset=...">, or <?xml ... encoding=...?>;
+  4. UTF-8, when the bytes are valid UTF-8 (so plain UTF-8 pages skip detection);
+  5. detection by charset-normalizer, preferring windows-1252 among equally good guesses;
+  6. UTF-8 with U+FFFD for the bytes that do not fit.
+A declared charset (2, 3) that fails to decode the bytes strictly is passed over. As in the WHATWG
+Encoding Standard, labels that browsers treat as aliases are mapped: "iso-8859-1", "latin-1" and
+"us-ascii" all mean windows-1252, whose 0x80-0x9F range holds the curly quotes and dashes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+PRESCAN_BYTES = 4096
+
+# Python codec name -> the codec browsers actually use for that label (WHATWG Encoding Standard)
+WHATWG = {
+    "ascii": "cp1252",
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "tis-620": "cp874",
+    "iso8859-11": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+}
+
+META = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
+XML = re.compile(rb"""^\s*<\?xml\s[^>]*?encoding\s*=\s*["']([a-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def decode_html(content: bytes, header_charset: str | None) -> str:
+    """Return `content` as text; `header_charset` is the Content-Type charset parameter, if any."""
+    for bom, encoding in BOMS:
+        if content.startswith(bom):
+            return content[len(bom):].decode(encoding, errors="replace")
+    declared = _codec(_declared(content))
+    if declared is not None and declared.startswith("utf-16"):
+        declared = "utf-8"  # a declaration readable as ASCII cannot be UTF-16; browsers take UTF-8
+    for encoding in (_codec(header_charset), declared):
+        text = _try(content, encoding)
+        if text is not None:
+            return text
+    text = _try(content, "utf-8")
+    if text is not None:
+        return text
+    encoding = _detect(content)
+    if encoding is not None:
+        return content.decode(encoding, errors="replace")
+    return content.decode("utf-8", errors="replace")
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec for a charset label, with browser aliases applied; None if unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return WHATWG.get(name, name)
+
+
+def _declared(content: bytes) -> str | None:
+    head = content[:PRESCAN_BYTES]
+    match = XML.match(head) or META.search(head)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _try(content: bytes, encoding: str | None) -> str | None:
+    if encoding is None:
+        return None
+    try:
+        return content.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _detect(content: bytes) -> str | None:
+    results = from_bytes(content)
+    best = results.best()
+    if best is None:
+        return None
+    # Short Western texts fit many single-byte code pages equally well; windows-1252 is the web's
+    # most common legacy encoding, and the browsers' default, so it breaks the tie.
+    score = (best.percent_chaos, best.percent_coherence)
+    ties = [m for m in results if (m.percent_chaos, m.percent_coherence) == score]
+    if any("cp1252" in m.could_be_from_charset for m in ties) and _try(content, "cp1252") is not None:
+        return "cp1252"
+    return best.encoding

@@ -1,0 +1,85 @@
+"""Shared test set-up: a workspace with its own config, ledger and output folder, the CLI runner,
+and fixture pages served by a real HTTP server on 127.0.0.1 (pytest-httpserver)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = FIXTURES / "pages"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from current output")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """A folder with config/ingest.toml whose ledger and output live inside it; it is the cwd."""
+    for name in list(__import__("os").environ):
+        if name.startswith("INGEST_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "ingest.toml").write_text(
+        'output_dir = "../seeds"\n'
+        'ledger = "../state/ledger.db"\n'
+        "allow_private_networks = true\n"
+        "timeout = 2.0\n"
+        "deadline = 5.0\n"
+        "retries = 1\n"
+        "backoff = 0.0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class Cli:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(self, *args: str, input: str | None = None):
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    def notes(self) -> list[Path]:
+        return sorted((self.root / "seeds").glob("*.md")) if (self.root / "seeds").is_dir() else []
+
+
+@pytest.fixture
+def cli(workspace) -> Cli:
+    return Cli(workspace)
+
+
+@pytest.fixture
+def serve(httpserver):
+    """serve(path, file_or_bytes, content_type=..., headers=..., status=...) → the page's URL."""
+
+    def add(path: str, body: str | bytes, *, content_type: str = "text/html; charset=utf-8",
+            headers: dict | None = None, status: int = 200) -> str:
+        data = (PAGES / body).read_bytes() if isinstance(body, str) else body
+        httpserver.expect_request(path).respond_with_data(
+            data, status=status, content_type=content_type, headers=headers or {}
+        )
+        return httpserver.url_for(path)
+
+    return add
+
+
+def requests_to(httpserver, path: str) -> int:
+    return sum(1 for request, _ in httpserver.log if request.path == path)
+
+
+def portless(text: str) -> str:
+    """Golden files must not depend on the test server's random port."""
+    return re.sub(r"http://(127\.0\.0\.1|localhost):\d+", "http://127.0.0.1:PORT", text)

@@ -1,0 +1,333 @@
+"""Fetcher against a real HTTP server on 127.0.0.1 (pytest-httpserver); nothing in httpx is mocked."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from dataclasses import replace
+from datetime import timezone
+
+import pytest
+from werkzeug import Response
+
+from ingest import fetch as fetch_module
+from ingest.config import Settings
+from ingest.errors import FetchError
+from ingest.fetch import Fetcher, _retry_after, check_address
+
+
+def settings(**changes) -> Settings:
+    base = dict(allow_private_networks=True, timeout=5.0, deadline=10.0, retries=0, backoff=0.0)
+    return replace(Settings(), **{**base, **changes})
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def get(sleeps):
+    """get(url, **settings) -> FetchResult, with sleeps recorded instead of waited."""
+    fetchers: list[Fetcher] = []
+
+    def run(url: str, headers: dict[str, str] | None = None, **changes):
+        fetcher = Fetcher(settings(**changes), sleep=sleeps.append)
+        fetchers.append(fetcher)
+        return fetcher.fetch(url, headers)
+
+    yield run
+    for fetcher in fetchers:
+        fetcher.close()
+
+
+def fails(get, url: str, **changes) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        get(url, **changes)
+    assert info.value.url == url
+    assert "\n" not in info.value.message
+    return info.value
+
+
+# --- success -------------------------------------------------------------------------------------
+
+
+def test_200_page_with_headers(httpserver, get):
+    httpserver.expect_request("/page").respond_with_data(
+        "<html>ok</html>", content_type="text/html; charset=utf-8", headers={"X-Custom": "Yes"}
+    )
+    url = httpserver.url_for("/page")
+    result = get(url)
+    assert result.status == 200
+    assert result.content == b"<html>ok</html>"
+    assert result.url == result.final_url == url
+    assert result.redirects == ()
+    assert result.headers["x-custom"] == "Yes"
+    assert all(name == name.lower() for name in result.headers)
+    assert (result.content_type, result.charset) == ("text/html", "utf-8")
+    assert result.fetched_at.tzinfo == timezone.utc
+    assert 0 <= result.elapsed < 5
+
+
+def test_sends_user_agent_accept_and_caller_headers(httpserver, get):
+    httpserver.expect_request("/ua").respond_with_data("ok")
+    get(httpserver.url_for("/ua"), {"If-None-Match": '"abc"'})
+    request = httpserver.log[0][0]
+    assert request.headers["User-Agent"] == Settings().agent
+    assert request.headers["Accept"].startswith("text/html")
+    assert "gzip" in request.headers["Accept-Encoding"]
+    assert request.headers["If-None-Match"] == '"abc"'
+
+
+def test_304_is_a_result_not_an_error(httpserver, get):
+    httpserver.expect_request("/same").respond_with_data(b"", status=304)
+    result = get(httpserver.url_for("/same"), {"If-None-Match": '"abc"'})
+    assert (result.status, result.content) == (304, b"")
+
+
+# --- redirects -----------------------------------------------------------------------------------
+
+
+def redirect(httpserver, path: str, location: str, status: int = 302) -> None:
+    httpserver.expect_request(path).respond_with_data("", status=status, headers={"Location": location})
+
+
+def test_relative_redirect_chain_is_followed_and_recorded(httpserver, get):
+    redirect(httpserver, "/a", "b")
+    redirect(httpserver, "/b", "/c/d", 301)
+    redirect(httpserver, "/c/d", "../final", 307)
+    redirect(httpserver, "/final", "/end", 303)
+    httpserver.expect_request("/end").respond_with_data("done")
+    result = get(httpserver.url_for("/a"), max_redirects=4)
+    assert result.content == b"done"
+    assert result.final_url == httpserver.url_for("/end")
+    assert result.redirects == tuple(httpserver.url_for(p) for p in ("/a", "/b", "/c/d", "/final"))
+
+
+def test_too_many_redirects(httpserver, get):
+    for i in range(4):
+        redirect(httpserver, f"/r{i}", f"/r{i + 1}")
+    httpserver.expect_request("/r4").respond_with_data("end")
+    assert get(httpserver.url_for("/r0"), max_redirects=4).content == b"end"
+    error = fails(get, httpserver.url_for("/r0"), max_redirects=3)
+    assert error.code == "too_many_redirects"
+    assert not error.transient
+
+
+def test_redirect_loop(httpserver, get):
+    redirect(httpserver, "/x", "/y")
+    redirect(httpserver, "/y", "/x")
+    error = fails(get, httpserver.url_for("/x"))
+    assert error.code == "redirect_loop"
+    assert len(httpserver.log) == 2
+
+
+def test_redirect_to_another_scheme_is_refused(httpserver, get):
+    redirect(httpserver, "/go", "ftp://example.com/file")
+    assert fails(get, httpserver.url_for("/go")).code == "unsupported_scheme"
+
+
+def test_every_redirect_hop_is_address_checked(httpserver, get, monkeypatch):
+    # pretend "localhost" is public so the first hop passes; the redirect to 127.0.0.1 must not
+    def check(host: str) -> None:
+        if host != "localhost":
+            check_address(host)
+
+    monkeypatch.setattr(fetch_module, "check_address", check)
+    redirect(httpserver, "/hop", f"http://127.0.0.1:{httpserver.port}/inner")
+    httpserver.expect_request("/inner").respond_with_data("secret")
+    url = f"http://localhost:{httpserver.port}/hop"
+    error = fails(get, url, allow_private_networks=False)
+    assert error.code == "blocked_address"
+    assert [entry[0].path for entry in httpserver.log] == ["/hop"]
+
+
+# --- status codes and retries --------------------------------------------------------------------
+
+
+def test_404_is_permanent_and_not_retried(httpserver, get, sleeps):
+    httpserver.expect_request("/missing").respond_with_data("no", status=404)
+    error = fails(get, httpserver.url_for("/missing"), retries=3)
+    assert (error.code, error.status, error.transient) == ("http_404", 404, False)
+    assert error.message == "HTTP 404 Not Found"
+    assert len(httpserver.log) == 1
+    assert sleeps == []
+
+
+def test_500_then_200_is_retried(httpserver, get, sleeps):
+    httpserver.expect_oneshot_request("/flaky").respond_with_data("boom", status=500)
+    httpserver.expect_request("/flaky").respond_with_data("fine")
+    result = get(httpserver.url_for("/flaky"), retries=1)
+    assert result.content == b"fine"
+    assert len(httpserver.log) == 2
+    assert sleeps == [0.0]
+
+
+def test_429_retry_after_seconds_is_honoured(httpserver, get, sleeps):
+    httpserver.expect_oneshot_request("/busy").respond_with_data("", status=429, headers={"Retry-After": "7"})
+    httpserver.expect_request("/busy").respond_with_data("ok")
+    assert get(httpserver.url_for("/busy"), retries=2, backoff=1.0).content == b"ok"
+    assert sleeps == [7.0]
+
+
+def test_retry_after_beyond_deadline_gives_up_at_once(httpserver, get, sleeps):
+    httpserver.expect_request("/busy").respond_with_data("", status=503, headers={"Retry-After": "120"})
+    error = fails(get, httpserver.url_for("/busy"), retries=3, deadline=5.0)
+    assert (error.code, error.transient, error.retry_after) == ("http_503", True, 120.0)
+    assert sleeps == []
+    assert len(httpserver.log) == 1
+
+
+def test_retries_exhausted_raise_the_transient_error(httpserver, get, sleeps):
+    httpserver.expect_request("/down").respond_with_data("down", status=503)
+    error = fails(get, httpserver.url_for("/down"), retries=2, backoff=0.5)
+    assert (error.code, error.status, error.transient) == ("http_503", 503, True)
+    assert len(httpserver.log) == 3
+    assert sleeps == [0.5, 1.0]  # doubling backoff
+
+
+def test_retry_after_http_date():
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert _retry_after("soon") is None
+    assert _retry_after("12") == 12.0
+
+
+# --- time limits ---------------------------------------------------------------------------------
+
+
+def test_read_timeout(httpserver, get):
+    def slow(request):
+        time.sleep(1.0)
+        return Response("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    error = fails(get, httpserver.url_for("/slow"), timeout=0.5)
+    assert (error.code, error.transient) == ("read_timeout", True)
+    assert error.message == "timed out after 0.5s reading the response"
+
+
+def test_slow_drip_is_cut_off_at_the_deadline(httpserver, get):
+    stop = threading.Event()
+
+    def drip(request):
+        def body():
+            for _ in range(100):
+                if stop.is_set():
+                    return
+                yield b"x"
+                time.sleep(0.2)
+
+        return Response(body(), mimetype="text/plain")
+
+    httpserver.expect_request("/drip").respond_with_handler(drip)
+    started = time.monotonic()
+    try:
+        error = fails(get, httpserver.url_for("/drip"), deadline=1.0, timeout=5.0)
+    finally:
+        stop.set()
+    assert error.code == "deadline"
+    assert time.monotonic() - started < 2.0
+
+
+def test_connection_refused_is_transient(get):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    error = fails(get, f"http://127.0.0.1:{port}/")
+    assert (error.code, error.transient) == ("connect", True)
+
+
+def test_tls_failure_is_permanent(httpserver, get):
+    # speaking TLS to a plain-HTTP server fails the handshake
+    error = fails(get, f"https://localhost:{httpserver.port}/", retries=2)
+    assert (error.code, error.transient) == ("tls", False)
+
+
+# --- size limits ---------------------------------------------------------------------------------
+
+
+def test_content_length_over_limit_is_refused(httpserver, get):
+    httpserver.expect_request("/big").respond_with_data(b"x" * 2000)
+    error = fails(get, httpserver.url_for("/big"), max_bytes=1000)
+    assert (error.code, error.transient) == ("too_large", False)
+    assert "1000 bytes" in error.message
+
+
+def test_body_without_length_is_cut_off(httpserver, get):
+    def stream(request):
+        return Response((b"x" * 1000 for _ in range(200)), mimetype="text/plain")
+
+    httpserver.expect_request("/stream").respond_with_handler(stream)
+    error = fails(get, httpserver.url_for("/stream"), max_bytes=10_000)
+    assert error.code == "too_large"
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return gzip.compress(bytes(50_000_000), compresslevel=9)
+
+
+def test_gzip_bomb_is_cut_off_by_decompressed_size(httpserver, get, gzip_bomb):
+    assert len(gzip_bomb) < 1_000_000  # the Content-Length check alone would let it through
+    httpserver.expect_request("/bomb").respond_with_data(
+        gzip_bomb, content_type="text/html", headers={"Content-Encoding": "gzip"}
+    )
+    error = fails(get, httpserver.url_for("/bomb"), max_bytes=1_000_000)
+    assert error.code == "too_large"
+
+
+def test_gzip_is_decompressed(httpserver, get):
+    httpserver.expect_request("/gz").respond_with_data(
+        gzip.compress(b"<p>hello</p>"), headers={"Content-Encoding": "gzip"}
+    )
+    assert get(httpserver.url_for("/gz")).content == b"<p>hello</p>"
+
+
+# --- refused URLs and addresses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/file", "javascript:alert(1)", "file:///etc/passwd"])
+def test_other_schemes_are_refused(httpserver, get, url):
+    error = fails(get, url)
+    assert error.code == "unsupported_scheme"
+    assert "only http and https" in error.message
+    assert url.split(":")[0] in error.message
+
+
+@pytest.mark.parametrize("url", ["http://", "http:///path", "example.com/page"])
+def test_urls_without_host_are_invalid(get, url):
+    assert fails(get, url).code == "invalid_url"
+
+
+def test_private_address_refused_before_any_request(httpserver, get):
+    httpserver.expect_request("/").respond_with_data("internal")
+    error = fails(get, f"http://127.0.0.1:{httpserver.port}/", allow_private_networks=False, retries=2)
+    assert (error.code, error.transient) == ("blocked_address", False)
+    assert "127.0.0.1" in error.message
+    assert len(httpserver.log) == 0
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "10.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "224.0.0.1", "0.0.0.0"]
+)
+def test_check_address_refuses_non_public(host):
+    with pytest.raises(FetchError) as info:
+        check_address(host)
+    assert info.value.code == "blocked_address"
+
+
+@pytest.mark.parametrize("host", ["93.184.216.34", "::ffff:8.8.8.8"])
+def test_check_address_allows_public(host):
+    check_address(host)
+
+
+def test_check_address_unresolvable_name(monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", no_such_host)
+    with pytest.raises(FetchError) as info:
+        check_address("no-such-host.invalid")
+    assert (info.value.code, info.value.transient) == ("dns", False)
