@@ -96,6 +96,11 @@ def ingest_url(url: str, run: Run) -> Outcome:
             with contextlib.suppress(LedgerError):
                 run.ledger.finish(item_id, "failed", run.clock(), error=exc.message, error_code=exc.code)
         return Outcome(url, "failed", error=exc.message, code=exc.code)
+    except BaseException:  # Ctrl-C: release the claim so the next run need not wait for it to go stale
+        if item_id is not None:
+            with contextlib.suppress(LedgerError):
+                run.ledger.finish(item_id, "failed", run.clock(), error="interrupted", error_code="interrupted")
+        raise
 
 
 def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime) -> Outcome:

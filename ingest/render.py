@@ -30,7 +30,7 @@ def yaml_quoted(value: object) -> str:
             out.append(_ESCAPES[ch])
         elif code < 0x20 or 0x7F <= code <= 0x9F:
             out.append(f"\\x{code:02x}")
-        elif code in (0x2028, 0x2029, 0xFEFF) or 0xD800 <= code <= 0xDFFF:
+        elif code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF) or 0xD800 <= code <= 0xDFFF:
             out.append(f"\\u{code:04x}")
         else:
             out.append(ch)
@@ -50,7 +50,9 @@ def yaml_scalar(value: object) -> str:
 
 
 def yaml_flow(values: object) -> str:
-    return "[" + ", ".join(yaml_scalar(v) for v in values or ()) + "]"
+    # inside [...] a plain scalar also ends at `?` (block context allows it): quote those
+    items = (yaml_quoted(v) if "?" in str(v) else yaml_scalar(v) for v in values or ())
+    return "[" + ", ".join(items) + "]"
 
 
 def load_template(path: Path | None = None) -> jinja2.Template:

@@ -240,7 +240,7 @@ def test_note_filename_spec_example():
 @pytest.mark.parametrize(
     ("author", "title", "url", "expected"),
     [
-        ("Doug Shapiro", "The Relentless Rise of Creators", "", "2025-01-02-dougshapiro-relentless-rise-of-creators.md"),
+        ("Doug Shapiro", "The Relentless Rise of Creators", "", "2025-01-02-dougshapiro-the-relentless-rise-of-creators.md"),
         ("Jane Doe, John Roe", "Hello", "", "2025-01-02-janedoe-hello.md"),
         ("Émile Zola", "Café Crème", "", "2025-01-02-emilezola-cafe-creme.md"),
         ("王小明", "人工智能安全", "https://www.example.cn/posts/ai-safety.html", "2025-01-02-example-ai-safety.md"),
