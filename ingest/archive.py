@@ -55,7 +55,7 @@ def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> Arch
 def read_note_url(path: Path) -> tuple[str | None, str | None]:
     """(the note's source URL or None, a problem description or None)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor hides the "---"
     except UnicodeDecodeError:
         return None, "not UTF-8 text"
     except OSError as exc:

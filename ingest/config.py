@@ -6,6 +6,7 @@ anywhere. Every error names the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -127,8 +128,8 @@ def _coerce(key: str, raw: object, where: str) -> object:
                 return False
             raise ValueError
         if kind == "int":
-            if isinstance(raw, bool):
-                raise ValueError
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError  # int(2.5) would quietly give 2
             return int(raw)
         if kind == "float":
             if isinstance(raw, bool):
@@ -160,7 +161,8 @@ def _check(s: Settings, where: str) -> Settings:
         return ConfigError(f"{where}: key '{key}' {why}")
 
     for key in ("timeout", "deadline", "backoff"):
-        if getattr(s, key) < 0 or (key != "backoff" and getattr(s, key) == 0):
+        value = getattr(s, key)
+        if not math.isfinite(value) or value < 0 or (key != "backoff" and value == 0):
             raise bad(key, "must be a positive number of seconds")
     for key in ("max_bytes", "max_redirects", "retries"):
         if getattr(s, key) < 0:

@@ -149,9 +149,21 @@ class Ledger:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self._guard("upgrade"), self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self._guard("upgrade"), self.engine.connect() as conn:
+            # SQLite batch migrations copy a table and drop the old one, which fails while other
+            # tables' foreign keys point at it; the pragma only takes effect outside a transaction
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -112,7 +112,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime) -> 
         if duplicate is not None:
             if item_id is not None:
                 run.ledger.finish(
-                    item_id, "duplicate", run.clock(), duplicate_of=duplicate.item_id,
+                    item_id, "duplicate", run.clock(), duplicate_of=duplicate.item_id, note_path=duplicate.note_path,
                     final_url=result.final_url, canonical_url=document.canonical_url,
                     content_hash=content_hash, title=document.title,
                 )

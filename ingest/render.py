@@ -44,7 +44,7 @@ def yaml_scalar(value: object) -> str:
         try:
             if yaml.safe_load(text) == text:
                 return text
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # "0b_" matches YAML's int pattern, then int() fails
             pass
     return yaml_quoted(text)
 

@@ -55,9 +55,11 @@ def _write_temp(folder: Path, text: str) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeEncodeError: a lone surrogate in the text
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, UnicodeError):
+            raise WriteError(f"cannot write a note in {folder}: its text is not valid Unicode ({exc.reason})") from None
         hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
         raise WriteError(f"cannot write a note in {folder} ({hint})") from None
     return tmp

@@ -32,7 +32,7 @@ TRICKY = st.sampled_from(
     ["", " ", "---", "...", "\n---\n", "a: b", "#not a comment", "'", '"', "\\", "\\n", "null", "~", "true",
      "no", "2025-05-29", "12:30", "0x1F", "1e3", ".inf", "- item", "[a, b]", "{a: 1}", "*alias", "&anchor",
      "!tag", "|", ">", "%YAML", "@x", "`x`", "שלום עולם", "مرحبا", "日本語のタイトル", "Ünïcödé", "a\u2028b",
-     "\ufeffbom", "\x00\x01\x7f\x85\x9f", "\ufffe\uffff", "tab\there", "cr\rlf\n"]
+     "\ufeffbom", "\x00\x01\x7f\x85\x9f", "\ufffe\uffff", "tab\there", "cr\rlf\n", "0b_", "0x_", "0o_", "1_000", "1:20"]
 )
 TEXT = st.one_of(ANY_TEXT, TRICKY, st.lists(st.one_of(ANY_TEXT, TRICKY), max_size=4).map("".join))
 # strings built from the characters yaml_scalar may leave plain: the interesting cases for
@@ -92,7 +92,7 @@ def test_yaml_scalar_keeps_urls_and_kebab_case_plain():
     assert yaml_flow([]) == "[]"
     assert yaml_flow(None) == "[]"
     # values YAML would read as something else are quoted
-    for s in ("true", "null", "2025-05-29", "123", "a: b", ""):
+    for s in ("true", "null", "2025-05-29", "123", "a: b", "", "0b_", "0x_"):
         assert yaml_scalar(s).startswith('"'), s
         assert _load(yaml_scalar(s)) == s
 

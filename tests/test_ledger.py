@@ -1,0 +1,346 @@
+"""ingest.ledger on real SQLite files: schema, claims, lookups, upgrades and broken ledgers."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from ingest.errors import LedgerError
+from ingest.ledger import HEAD, MIGRATIONS, STALE_CLAIM, Known, open_ledger
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+URL = "https://example.org/posts/one"
+KEY = "example.org/posts/one"
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "state" / "ledger.db"
+
+
+@pytest.fixture
+def ledger(db_path):
+    led = open_ledger(f"sqlite:///{db_path}")
+    yield led
+    led.close()
+
+
+def _rows(db_path, sql, *args):
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+def test_open_creates_schema_at_head(db_path, ledger):
+    assert db_path.is_file()  # the state/ folder was created too
+    assert ledger.revision() == HEAD
+    tables = {r[0] for r in _rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"items", "aliases", "fetches", "archive_notes", "alembic_version"} <= tables
+    columns = {r[1] for r in _rows(db_path, "PRAGMA table_info(items)")}
+    assert "date_is_fallback" in columns
+    assert _rows(db_path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+
+def test_reopen_keeps_data(db_path, ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "created", T0, note_path="/notes/a.md")
+    ledger.close()
+    again = open_ledger(f"sqlite:///{db_path}")
+    try:
+        assert again.revision() == HEAD
+        assert again.lookup([KEY]) == Known(item, "created", "/notes/a.md", T0)
+    finally:
+        again.close()
+
+
+def test_dry_run_open_of_missing_ledger_makes_no_file(tmp_path):
+    path = tmp_path / "none" / "ledger.db"
+    led = open_ledger(f"sqlite:///{path}", create=False)
+    try:
+        assert led.revision() == HEAD
+        assert led.lookup([KEY]) is None
+    finally:
+        led.close()
+    assert not path.exists()
+    assert not path.parent.exists()
+
+
+# -- claims -------------------------------------------------------------------------------
+
+
+def test_claim_then_second_claim_is_refused_while_pending(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    assert isinstance(item, int)
+    assert ledger.claim(URL, KEY, T0 + timedelta(seconds=1)) is None
+    assert ledger.claim("http://www.example.org/posts/one/", KEY, T0 + timedelta(minutes=5)) is None
+    known = ledger.lookup([KEY])
+    assert known.item_id == item and known.outcome == "pending"
+
+
+def test_claim_of_a_done_item_is_refused(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "created", T0, note_path="/n.md")
+    assert ledger.claim(URL, KEY, T0 + timedelta(days=30)) is None
+    assert ledger.lookup([KEY]).outcome == "created"
+
+
+def test_failed_item_can_be_reclaimed(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "failed", T0, error="HTTP 503", error_code="http_503")
+    later = T0 + timedelta(seconds=10)
+    assert ledger.claim(URL + "?again", KEY, later) == item
+    row = ledger.recent(1)[0]
+    assert row["id"] == item
+    assert row["outcome"] == "pending"
+    assert row["error"] is None and row["error_code"] is None
+    assert row["url"] == URL + "?again"
+    # and now it is held again
+    assert ledger.claim(URL, KEY, later) is None
+
+
+def test_stale_pending_claim_can_be_taken_over(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    assert ledger.claim(URL, KEY, T0 + STALE_CLAIM - timedelta(seconds=1)) is None
+    taken = ledger.claim(URL, KEY, T0 + STALE_CLAIM + timedelta(seconds=1))
+    assert taken == item
+    # the takeover refreshed updated_at: it is not stale any more
+    assert ledger.claim(URL, KEY, T0 + STALE_CLAIM + timedelta(minutes=1)) is None
+
+
+def test_refused_claims_leave_no_stray_items(db_path, ledger):
+    item = ledger.claim(URL, KEY, T0)
+    for n in range(3):
+        assert ledger.claim(URL, KEY, T0 + timedelta(seconds=n)) is None
+    assert _rows(db_path, "SELECT id FROM items") == [(item,)]
+
+
+def test_force_claim_gives_a_new_item(ledger):
+    first = ledger.claim(URL, KEY, T0)
+    ledger.finish(first, "created", T0, note_path="/a.md")
+    forced = ledger.claim(URL, KEY, T0 + timedelta(hours=1), force=True)
+    assert forced is not None and forced != first
+    # the key still names the first item
+    assert ledger.lookup([KEY]).item_id == first
+    ledger.finish(forced, "created", T0, note_path="/a-2.md")
+    assert {r["id"] for r in ledger.recent()} == {first, forced}
+
+
+def test_different_keys_are_independent(ledger):
+    a = ledger.claim(URL, KEY, T0)
+    b = ledger.claim("https://example.org/posts/two", "example.org/posts/two", T0)
+    assert a is not None and b is not None and a != b
+
+
+# -- lookups ------------------------------------------------------------------------------
+
+
+def test_lookup_unknown_and_empty(ledger):
+    assert ledger.lookup([]) is None
+    assert ledger.lookup(["", None]) is None
+    assert ledger.lookup(["nobody.example/x"]) is None
+
+
+def test_lookup_returns_utc_aware_time(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "created", T0 + timedelta(minutes=2), note_path="/n.md")
+    known = ledger.lookup(["other.example/x", KEY])
+    assert known == Known(item, "created", "/n.md", T0 + timedelta(minutes=2))
+    assert known.updated_at.tzinfo is not None
+
+
+def test_add_aliases_then_lookup_by_any_of_them(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    assert ledger.add_aliases(item, ["example.org/p/1", "ex.org/one", "", KEY]) is None
+    ledger.finish(item, "created", T0, note_path="/n.md")
+    for key in ("example.org/p/1", "ex.org/one", KEY):
+        assert ledger.lookup([key]).item_id == item
+
+
+def test_add_aliases_reports_the_item_that_already_has_a_key(ledger):
+    first = ledger.claim(URL, KEY, T0)
+    ledger.finish(first, "created", T0, note_path="/first.md")
+    second = ledger.claim("https://mirror.example/one", "mirror.example/one", T0)
+    known = ledger.add_aliases(second, ["mirror.example/canonical", KEY])
+    assert known is not None
+    assert (known.item_id, known.outcome, known.note_path) == (first, "created", "/first.md")
+
+
+def test_duplicate_chains_are_followed(ledger):
+    a = ledger.claim("https://a.example/x", "a.example/x", T0)
+    ledger.finish(a, "created", T0, note_path="/a.md", content_hash="h" * 64)
+    b = ledger.claim("https://b.example/x", "b.example/x", T0)
+    ledger.finish(b, "duplicate", T0, duplicate_of=a)
+    c = ledger.claim("https://c.example/x", "c.example/x", T0)
+    ledger.finish(c, "duplicate", T0, duplicate_of=b)
+    for key in ("c.example/x", "b.example/x", "a.example/x"):
+        known = ledger.lookup([key])
+        assert (known.item_id, known.outcome, known.note_path) == (a, "created", "/a.md")
+    # add_aliases follows the chain too
+    d = ledger.claim("https://d.example/x", "d.example/x", T0)
+    known = ledger.add_aliases(d, ["c.example/x"])
+    assert known.item_id == a
+
+
+def test_lookup_hash(ledger):
+    h = "ab" * 32
+    a = ledger.claim(URL, KEY, T0)
+    assert ledger.lookup_hash(h) is None
+    ledger.finish(a, "pending", T0, content_hash=h)
+    assert ledger.lookup_hash(h) is None  # only created notes count
+    ledger.finish(a, "created", T0, content_hash=h, note_path="/a.md")
+    assert ledger.lookup_hash(h).item_id == a
+    assert ledger.lookup_hash(h, exclude=a) is None
+    b = ledger.claim("https://other.example/", "other.example/", T0)
+    assert ledger.lookup_hash(h, exclude=b).item_id == a
+    assert ledger.lookup_hash("cd" * 32) is None
+
+
+def test_finish_records_values(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "created", T0 + timedelta(seconds=3), note_path="/n.md", title="T", date_is_fallback=True,
+                  final_url=URL + "/", canonical_url=URL)  # fmt: skip
+    row = ledger.recent(1)[0]
+    assert row["outcome"] == "created"
+    assert row["title"] == "T"
+    assert row["date_is_fallback"] is True
+    assert row["final_url"] == URL + "/"
+
+
+def test_record_fetch(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    assert ledger.fetch_count() == 0
+    ledger.record_fetch(item, URL, T0, 0.25, status=200)
+    ledger.record_fetch(None, URL, T0, 1.5, error_code="timeout", error="timed out")
+    assert ledger.fetch_count() == 2
+
+
+# -- the curators' archive ----------------------------------------------------------------
+
+
+def test_archive_state_round_trip_and_lookup(ledger):
+    assert ledger.archive_state() == {}
+    rows = [
+        {"path": "/vault/a.md", "mtime_ns": 1_700_000_000_123_456_789, "size": 120, "url_key": "example.org/a", "error": None},
+        {"path": "/vault/b.md", "mtime_ns": 5, "size": 7, "url_key": None, "error": "not UTF-8 text"},
+    ]
+    ledger.update_archive(rows, [])
+    assert ledger.archive_state() == {"/vault/a.md": (1_700_000_000_123_456_789, 120), "/vault/b.md": (5, 7)}
+    assert ledger.lookup(["example.org/a"]) == Known(None, "archived", "/vault/a.md")
+    # a changed note replaces its row; a removed one disappears
+    ledger.update_archive([{**rows[0], "mtime_ns": 9, "size": 121, "url_key": "example.org/a2"}], ["/vault/b.md"])
+    assert ledger.archive_state() == {"/vault/a.md": (9, 121)}
+    assert ledger.lookup(["example.org/a"]) is None
+    assert ledger.lookup(["example.org/a2"]).note_path == "/vault/a.md"
+
+
+def test_add_aliases_reports_an_archived_note(ledger):
+    ledger.update_archive([{"path": "/vault/a.md", "mtime_ns": 1, "size": 1, "url_key": "example.org/a", "error": None}], [])
+    item = ledger.claim("https://example.org/a?x", "example.org/a?x", T0)
+    # the item reached an archived URL by another way (its canonical URL, say)
+    assert ledger.add_aliases(item, ["example.org/a"]) == Known(None, "archived", "/vault/a.md")
+    assert ledger.add_aliases(item, ["example.org/unrelated"]) is None
+
+
+def test_ledger_items_win_over_archive(ledger):
+    ledger.update_archive([{"path": "/vault/a.md", "mtime_ns": 1, "size": 1, "url_key": KEY, "error": None}], [])
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish(item, "created", T0, note_path="/seeds/a.md")
+    assert ledger.lookup([KEY]).item_id == item
+
+
+# -- upgrades and broken ledgers ----------------------------------------------------------
+
+
+def _ledger_at(db_path, revision: str) -> None:
+    """A ledger as an older ingest left it: migrations up to `revision` only."""
+    from alembic import command
+    from alembic.config import Config
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{db_path}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows(db_path):
+    _ledger_at(db_path, "0001")
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert "date_is_fallback" not in {r[1] for r in conn.execute("PRAGMA table_info(items)")}
+        conn.execute(
+            "INSERT INTO items (id, url, url_key, outcome, note_path, created_at, updated_at) "
+            "VALUES (1, ?, ?, 'created', '/seeds/old.md', '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+            (URL, KEY),
+        )
+        conn.execute("INSERT INTO aliases (key, item_id) VALUES (?, 1)", (KEY,))
+    led = open_ledger(f"sqlite:///{db_path}")
+    try:
+        assert led.revision() == HEAD
+        known = led.lookup([KEY])
+        assert (known.item_id, known.outcome, known.note_path) == (1, "created", "/seeds/old.md")
+        row = led.recent()[0]
+        assert row["id"] == 1 and row["url"] == URL
+        assert row["date_is_fallback"] is False
+        assert led.archive_state() == {}  # the new table exists
+    finally:
+        led.close()
+    assert _rows(db_path, "SELECT date_is_fallback FROM items WHERE id = 1") == [(0,)]
+    assert _rows(db_path, "PRAGMA foreign_key_check") == []
+
+
+def test_foreign_keys_stay_enforced_after_an_upgrade(db_path):
+    _ledger_at(db_path, "0001")
+    led = open_ledger(f"sqlite:///{db_path}")
+    try:
+        with led.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(sa.exc.IntegrityError):
+            with led.engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO aliases (key, item_id) VALUES ('k', 12345)")
+    finally:
+        led.close()
+
+
+def test_old_ledger_is_not_upgraded_on_a_dry_run(db_path):
+    _ledger_at(db_path, "0001")
+    with pytest.raises(LedgerError, match="needs an upgrade"):
+        open_ledger(f"sqlite:///{db_path}", create=False)
+    assert _rows(db_path, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+def test_ledger_from_a_newer_ingest_is_refused(db_path, ledger):
+    ledger.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(LedgerError) as info:
+        open_ledger(f"sqlite:///{db_path}")
+    assert info.value.code == "ledger_newer"
+    assert "newer version" in str(info.value)
+    assert "9999" in str(info.value)
+    # and it was left alone
+    assert _rows(db_path, "SELECT version_num FROM alembic_version") == [("9999",)]
+
+
+def test_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "ledger.db"
+    garbage = bytes(range(256)) * 64
+    path.write_bytes(garbage)
+    with pytest.raises(LedgerError) as info:
+        open_ledger(f"sqlite:///{path}")
+    assert info.value.code == "ledger_corrupt"
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == garbage
+
+
+def test_unusable_ledger_url(tmp_path):
+    with pytest.raises(LedgerError, match="not usable"):
+        open_ledger("nosuchdialect://x/y")

@@ -1,0 +1,185 @@
+"""ingest.writer.write_note: exact bytes, -2/-3 suffixes, never clobber, no temp files left."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from ingest.errors import WriteError
+from ingest.writer import MAX_SUFFIX, TEMP_PREFIX, write_note
+
+NAME = "2025-05-29-anthropic-open-sourcing-circuit-tracing-tools.md"
+TEXT = '---\ntype: source\ntitle: "Ünïcödé — 日本語"\n---\n\n## Content\n\nline one\nline two\n'
+
+needs_permissions = pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions"
+)
+
+
+def _temps(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX))
+
+
+def test_creates_file_with_exact_content(tmp_path):
+    path = write_note(tmp_path, NAME, TEXT)
+    assert path == tmp_path / NAME
+    assert path.read_bytes() == TEXT.encode("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME]
+
+
+def test_newlines_are_written_as_is(tmp_path):
+    text = "a\nb\n\nc"
+    path = write_note(tmp_path, "x.md", text)
+    assert path.read_bytes() == b"a\nb\n\nc"
+
+
+def test_taken_names_get_numbered_suffixes(tmp_path):
+    first = write_note(tmp_path, NAME, "one\n")
+    second = write_note(tmp_path, NAME, "two\n")
+    third = write_note(tmp_path, NAME, "three\n")
+    stem = NAME.removesuffix(".md")
+    assert [first.name, second.name, third.name] == [NAME, f"{stem}-2.md", f"{stem}-3.md"]
+    assert first.read_text() == "one\n"
+    assert second.read_text() == "two\n"
+    assert third.read_text() == "three\n"
+    assert _temps(tmp_path) == []
+
+
+def test_existing_file_is_never_changed(tmp_path):
+    curated = tmp_path / NAME
+    original = b"---\nstatus: processing\n---\ncurator's edits \xe2\x9c\x8d\n"
+    curated.write_bytes(original)
+    os.utime(curated, ns=(1_000_000_000, 1_000_000_000))
+    before = curated.stat()
+    path = write_note(tmp_path, NAME, TEXT)
+    assert path != curated
+    assert path.name.endswith("-2.md")
+    assert curated.read_bytes() == original
+    after = curated.stat()
+    assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
+    assert path.read_text(encoding="utf-8") == TEXT
+
+
+def test_gap_in_suffixes_is_filled_without_touching_others(tmp_path):
+    stem = NAME.removesuffix(".md")
+    (tmp_path / NAME).write_text("first")
+    (tmp_path / f"{stem}-3.md").write_text("third")
+    path = write_note(tmp_path, NAME, "new")
+    assert path.name == f"{stem}-2.md"
+    assert (tmp_path / NAME).read_text() == "first"
+    assert (tmp_path / f"{stem}-3.md").read_text() == "third"
+
+
+def test_a_symlink_at_the_name_is_not_followed(tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / NAME).symlink_to(target)
+    path = write_note(tmp_path / "out", NAME, TEXT)
+    assert path.name.endswith("-2.md")
+    assert target.read_text() == "keep me"
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    folder = tmp_path / "vault" / "inbox" / "seeds"
+    path = write_note(folder, NAME, TEXT)
+    assert folder.is_dir()
+    assert path.read_text(encoding="utf-8") == TEXT
+
+
+def test_no_temp_file_left_after_success(tmp_path):
+    for _ in range(5):
+        write_note(tmp_path, NAME, TEXT)
+    assert _temps(tmp_path) == []
+    assert len(list(tmp_path.iterdir())) == 5
+
+
+def test_no_temp_file_left_when_every_name_is_taken(tmp_path):
+    stem = "x"
+    (tmp_path / "x.md").write_text("0")
+    for n in range(2, MAX_SUFFIX):
+        (tmp_path / f"{stem}-{n}.md").write_text(str(n))
+    with pytest.raises(WriteError, match="already have this name") as info:
+        write_note(tmp_path, "x.md", "new")
+    assert str(tmp_path / "x.md") in str(info.value)
+    assert _temps(tmp_path) == []
+    assert (tmp_path / "x.md").read_text() == "0"
+
+
+def test_no_temp_file_left_when_link_fails(tmp_path):
+    # a name pointing into a folder that does not exist: the link fails after the temp is written
+    with pytest.raises(WriteError, match="cannot write"):
+        write_note(tmp_path, "no-such-dir/x.md", TEXT)
+    assert _temps(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unencodable_text_is_a_write_error_and_leaves_nothing(tmp_path):
+    # a lone surrogate cannot be encoded as UTF-8
+    with pytest.raises(WriteError, match="not valid Unicode"):
+        write_note(tmp_path, NAME, "bad \udc80 text")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_permissions
+def test_read_only_folder_is_a_clear_write_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(WriteError) as info:
+            write_note(folder, NAME, TEXT)
+        message = str(info.value)
+        assert str(folder) in message
+        assert "not writable" in message
+        assert "permission" in message.lower()
+        assert info.value.code == "write"
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+@needs_permissions
+def test_output_folder_that_cannot_be_created_is_a_clear_write_error(tmp_path):
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    parent.chmod(0o500)
+    try:
+        with pytest.raises(WriteError, match="cannot be created") as info:
+            write_note(parent / "seeds", NAME, TEXT)
+        assert str(parent / "seeds") in str(info.value)
+        assert "output_dir" in str(info.value)
+    finally:
+        parent.chmod(0o700)
+
+
+def test_many_threads_writing_one_name_get_distinct_files(tmp_path):
+    workers = 24
+    barrier = threading.Barrier(workers)
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = write_note(tmp_path, NAME, f"writer {i}\n")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    errors = [r for r in results.values() if isinstance(r, BaseException)]
+    assert errors == []
+    paths = list(results.values())
+    assert len(paths) == workers
+    assert len(set(paths)) == workers
+    stem = NAME.removesuffix(".md")
+    assert {p.name for p in paths} == {NAME} | {f"{stem}-{n}.md" for n in range(2, workers + 1)}
+    # each file holds exactly what its own writer wrote
+    for i, path in results.items():
+        assert path.read_text() == f"writer {i}\n"
+    assert _temps(tmp_path) == []
