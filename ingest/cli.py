@@ -64,35 +64,87 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force):
     if not given:
         raise click.UsageError("give at least one URL, or -i FILE")
     settings = _settings(ctx, output_dir=output)
-    from .pipeline import display_path, ingest_url, sync_archive
+    from .pipeline import Job, ingest_many, sync_archive
 
     failed = False
-    with _open_run(settings, dry_run=dry_run, force=force) as run:
+    with _open_run(settings, dry_run=dry_run, force=force) as run, Report(as_json, dry_run, len(given)) as report:
         for problem in _guard(lambda: sync_archive(run)):
             click.echo(f"warning: {problem}", err=True)
-        for url in given:
-            outcome = _guard(lambda: ingest_url(url, run))
+        for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
             failed |= outcome.status == "failed"
-            if as_json:
-                record = outcome.as_json() | {"path": display_path(outcome.path) or None}
-                if dry_run:
-                    record |= {"dry_run": True, "note": outcome.note_text}
-                click.echo(json.dumps(record, ensure_ascii=False))
-            elif dry_run and outcome.note_text is not None:
-                click.echo(outcome.note_text, nl=False)
-                click.echo(f"dry run: would create {display_path(outcome.path)}", err=True)
-            else:
-                click.echo(_line(outcome, display_path))
     ctx.exit(1 if failed else 0)
 
 
-def _line(outcome, display_path) -> str:
-    if outcome.status == "created":
-        return f"created {display_path(outcome.path)}"
-    if outcome.status == "duplicate":
-        where = f" (archived as {display_path(outcome.path)})" if outcome.path else ""
-        return f"duplicate {outcome.url}{where}"
-    return f"failed {outcome.url}: {outcome.error}"
+class Report:
+    """Prints outcomes as they come: plain lines, JSON lines, or a rich progress bar on a terminal."""
+
+    def __init__(self, as_json: bool = False, dry_run: bool = False, total: int | None = None):
+        self.as_json, self.dry_run, self.total = as_json, dry_run, total
+        self.progress = None
+
+    def __enter__(self):
+        if sys.stdout.isatty() and not self.as_json and not self.dry_run:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("ingesting", total=self.total)
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+    def echo(self, line: str, err: bool = False) -> None:
+        if self.progress is not None and not err:
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(line, err=err)
+
+    def outcome(self, outcome) -> None:
+        from .pipeline import display_path
+
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        if self.as_json:
+            record = outcome.as_json() | {"path": display_path(outcome.path) or None}
+            if self.dry_run:
+                record |= {"dry_run": True, "note": outcome.note_text}
+            click.echo(json.dumps(record, ensure_ascii=False))
+        elif self.dry_run and outcome.note_text is not None:
+            click.echo(outcome.note_text, nl=False)
+            click.echo(f"dry run: would create {display_path(outcome.path)}", err=True)
+        elif outcome.status == "created":
+            self.echo(f"created {display_path(outcome.path)}")
+        elif outcome.status == "duplicate":
+            where = f" (archived as {display_path(outcome.path)})" if outcome.path else ""
+            self.echo(f"duplicate {outcome.url}{where}")
+        elif outcome.status == "skipped":
+            self.echo(f"skipped {outcome.url}: {outcome.error}")
+        else:
+            self.echo(f"failed {outcome.url}: {outcome.error}")
+
+    def source(self, report) -> None:
+        if self.progress is not None and report.jobs:
+            total = (self.progress.tasks[0].total or 0) + len(report.jobs)
+            self.progress.update(self.task, total=total)
+        if self.as_json:
+            click.echo(json.dumps({"source": report.name, "status": report.status, "found": report.found,
+                                   "new": len(report.jobs), "error": report.error}))
+            return
+        if report.status == "failed":
+            self.echo(f"source {report.name} failed: {report.error}")
+        elif report.status == "skipped":
+            self.echo(f"source {report.name} skipped: {report.error}")
+        elif report.status == "unchanged" and not report.found:
+            self.echo(f"source {report.name}: unchanged")
+        else:
+            extra = f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""
+            self.echo(f"source {report.name}: {len(report.jobs)} new of {report.found}{extra}")
+        if report.moved_to:
+            self.echo(f"source {report.name} moved permanently to {report.moved_to}; sources file updated")
 
 
 @main.command("status")
@@ -131,11 +183,13 @@ class _open_run:
         from .fetch import Fetcher
         from .ledger import open_ledger
         from .pipeline import Run
+        from .politeness import PoliteFetcher
         from .render import load_template
 
         template = _guard(lambda: load_template(self.settings.template))
         ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run))
-        self.run = Run(self.settings, ledger, Fetcher(self.settings), template, self.dry_run, self.force)
+        fetcher = PoliteFetcher(Fetcher(self.settings), self.settings)
+        self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force)
         return self.run
 
     def __exit__(self, *exc):

@@ -21,7 +21,7 @@ DEFAULT_FORMATS = (
     "paper", "research-post", "essay", "newsletter", "news", "report",
     "whitepaper", "thread", "tweet", "transcript", "data",
 )  # fmt: skip
-PATH_KEYS = ("output_dir", "archive_dir", "template")
+PATH_KEYS = ("output_dir", "archive_dir", "template", "sources")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,15 @@ class Settings:
     retries: int = 2  # extra attempts after a transient failure
     backoff: float = 1.0  # first retry delay, seconds; doubles each time
     allow_private_networks: bool = False
+    sources: Path | None = None  # the sources file; None: sources.toml beside the config file
+    obey_robots: bool = True
+    host_delay: float = 1.0  # seconds between two requests to one host (robots.txt Crawl-delay may ask more)
+    concurrency: int = 8  # requests in flight overall; one at a time per host
+    min_interval: float = 300.0  # never poll a source more often than this, whatever it publishes
+    max_interval: float = 7 * 86400.0  # cap on what a server may ask (Retry-After, max-age, <ttl>) and on back-off
+    item_retries: int = 3  # attempts at an item whose failures were transient
+    stale_after: float = 4.0  # flag a source after this many usual publishing intervals with nothing new
+    tick: float = 30.0  # seconds between the scheduler's looks at the ledger for due sources
     domains: tuple[str, ...] = ("ai-alignment",)
     formats: tuple[str, ...] = DEFAULT_FORMATS
     default_domain: str = "ai-alignment"
@@ -52,6 +61,14 @@ class Settings:
         if "://" in self.ledger:
             return self.ledger
         return f"sqlite:///{Path(self.ledger).expanduser().resolve()}"
+
+    @property
+    def sources_path(self) -> Path:
+        if self.sources is not None:
+            return self.sources
+        if self.config_path is not None:
+            return self.config_path.resolve().parent / "sources.toml"
+        return Path("config") / "sources.toml"
 
     @property
     def agent(self) -> str:
@@ -164,7 +181,12 @@ def _check(s: Settings, where: str) -> Settings:
         value = getattr(s, key)
         if not math.isfinite(value) or value < 0 or (key != "backoff" and value == 0):
             raise bad(key, "must be a positive number of seconds")
-    for key in ("max_bytes", "max_redirects", "retries"):
+    for key in ("host_delay", "min_interval", "max_interval", "stale_after", "tick"):
+        if not math.isfinite(getattr(s, key)) or getattr(s, key) < 0:
+            raise bad(key, "must be zero or a positive number")
+    if s.concurrency < 1:
+        raise bad("concurrency", "must be at least 1")
+    for key in ("max_bytes", "max_redirects", "retries", "item_retries"):
         if getattr(s, key) < 0:
             raise bad(key, "must be zero or more")
     if s.default_priority not in PRIORITIES:

@@ -58,3 +58,9 @@ class LedgerError(IngestError):
 
 class WriteError(IngestError):
     code = "write"
+
+
+class SourceError(IngestError):
+    """A source's document (feed, listing page, sitemap) or its configuration is unusable."""
+
+    code = "source"

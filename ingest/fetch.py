@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 import httpx
 
@@ -19,8 +20,14 @@ from .models import FetchResult
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}  # we only ever GET, so 303's switch to GET is a no-op
+PERMANENT_REDIRECTS = {301, 308}
 MAX_BACKOFF = 60.0
 MAX_RETRY_AFTER = 300.0
+
+
+class _Redirect(NamedTuple):
+    status: int
+    location: str
 
 
 def _accept_encoding() -> str:
@@ -127,7 +134,7 @@ class Fetcher:
                     raise  # waiting would overrun the deadline; the caller can try again later
                 self._sleep(delay)
                 attempt += 1
-        final_url, status, response_headers, content, redirects = result
+        final_url, status, response_headers, content, redirects, permanent = result
         return FetchResult(
             url=url,
             final_url=final_url,
@@ -137,22 +144,26 @@ class Fetcher:
             fetched_at=datetime.now(timezone.utc),
             elapsed=self._clock() - start,
             redirects=tuple(redirects),
+            moved_permanently=permanent,
         )
 
     def _follow(
         self, url: str, headers: dict[str, str], deadline_at: float
-    ) -> tuple[str, int, dict[str, str], bytes, list[str]]:
-        """Final URL, status, headers, body and the URLs redirected through."""
+    ) -> tuple[str, int, dict[str, str], bytes, list[str], bool]:
+        """Final URL, status, headers, body, the URLs redirected through, and whether every
+        redirect was permanent."""
         current = url
         visited: list[str] = []
+        permanent = True
         seen: set[str] = set()  # normalised, so that a loop through a differently spelled URL is caught
         while True:
             target = self._check_url(current)
             seen.add(str(target))
             outcome = self._get(target, headers, deadline_at)
-            if isinstance(outcome, str):  # a redirect: the Location, not yet resolved
+            if isinstance(outcome, _Redirect):
                 visited.append(current)
-                current = str(target.join(outcome))
+                permanent = permanent and outcome.status in PERMANENT_REDIRECTS
+                current = str(target.join(outcome.location))
                 if current in seen:
                     message = f"redirect loop: {visited[-1]} leads back to {current}"
                     raise FetchError(message, code="redirect_loop")
@@ -160,7 +171,7 @@ class Fetcher:
                     message = f"more than {self.settings.max_redirects} redirects"
                     raise FetchError(message, code="too_many_redirects")
                 continue
-            return (current, *outcome, visited)
+            return (current, *outcome, visited, permanent and bool(visited))
 
     def _check_url(self, url: str) -> httpx.URL:
         try:
@@ -182,8 +193,8 @@ class Fetcher:
 
     def _get(
         self, url: httpx.URL, headers: dict[str, str], deadline_at: float
-    ) -> str | tuple[int, dict[str, str], bytes]:
-        """One request: a redirect's Location (str), or (status, headers, body)."""
+    ) -> _Redirect | tuple[int, dict[str, str], bytes]:
+        """One request: a redirect (its status and unresolved Location), or (status, headers, body)."""
         remaining = deadline_at - self._clock()
         if remaining <= 0:
             raise self._deadline_error()
@@ -193,7 +204,7 @@ class Fetcher:
             with self._client.stream("GET", url, headers=headers, timeout=httpx.Timeout(timeout)) as response:
                 status = response.status_code
                 if status in REDIRECT_STATUSES and response.headers.get("location"):
-                    return response.headers["location"]
+                    return _Redirect(status, response.headers["location"])
                 self._check_status(response)
                 content = b"" if status == 304 else self._read_body(response, deadline_at)
                 return status, {k.lower(): v for k, v in response.headers.items()}, content

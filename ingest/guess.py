@@ -11,7 +11,7 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .models import Document, Guess
+from .models import Document, Guess, NoteDefaults
 
 MAX_TAGS = 8
 GENERIC_TAGS = frozenset(
@@ -23,19 +23,27 @@ TWEET_HOSTS = ("x.com", "twitter.com", "mobile.twitter.com")
 NEWSLETTER_HOSTS = ("substack.com", "buttondown.email", "beehiiv.com", "ghost.io")
 
 
-def guess(document: Document, settings: Settings) -> Guess:
+def guess(document: Document, settings: Settings, source: NoteDefaults | None = None) -> Guess:
+    """Guess the note's fields; a value the source sets explicitly always wins."""
+    source = source or NoteDefaults()
     reasons: dict[str, list[str]] = {}
     fmt, why = _format(document, settings)
-    reasons["format"] = [why]
-    reasons["domain"] = [f"configured default '{settings.default_domain}'"]
-    reasons["priority"] = [f"configured default '{settings.default_priority}'"]
-    tags, reasons["tags"] = _tags(document, settings)
+    domain, domain_why = settings.default_domain, f"configured default '{settings.default_domain}'"
+    priority, priority_why = settings.default_priority, f"configured default '{settings.default_priority}'"
+    if source.format:
+        fmt, why = source.format, f"set by the source: '{source.format}'"
+    if source.domain:
+        domain, domain_why = source.domain, f"set by the source: '{source.domain}'"
+    if source.priority:
+        priority, priority_why = source.priority, f"set by the source: '{source.priority}'"
+    reasons["format"], reasons["domain"], reasons["priority"] = [why], [domain_why], [priority_why]
+    tags, reasons["tags"] = _tags(document, settings, source.tags)
     return Guess(
-        domain=settings.default_domain,
+        domain=domain,
         format=fmt,
-        priority=settings.default_priority,
+        priority=priority,
         tags=tags,
-        secondary_domains=(),
+        secondary_domains=tuple(source.secondary_domains or ()),
         reasons=reasons,
     )
 
@@ -61,8 +69,10 @@ def _format(document: Document, settings: Settings) -> tuple[str, str]:
     return settings.default_format, f"configured default '{settings.default_format}'"
 
 
-def _tags(document: Document, settings: Settings) -> tuple[tuple[str, ...], list[str]]:
+def _tags(document: Document, settings: Settings, source_tags: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     chosen: dict[str, str] = {}
+    for tag in source_tags:
+        chosen.setdefault(tag_slug(tag), "set by the source")
     for tag in settings.default_tags:
         chosen.setdefault(tag_slug(tag), "configured default")
     for keyword in document.keywords:

@@ -16,8 +16,9 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from .errors import LedgerError
 
-HEAD = "0002"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002")
+HEAD = "0003"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003")
+SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -39,6 +40,10 @@ items = sa.Table(
     sa.Column("error_code", sa.String(40)),
     sa.Column("error", sa.Text),
     sa.Column("date_is_fallback", sa.Boolean, nullable=False, default=False),
+    sa.Column("source_id", sa.Integer),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("retry_at", sa.DateTime(timezone=True), index=True),  # set for transient failures
+    sa.Column("hint", sa.Text),  # JSON: what the source said of the item (date, author, categories)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
@@ -72,6 +77,78 @@ archive_notes = sa.Table(
     sa.Column("url_key", sa.Text, index=True),
     sa.Column("error", sa.Text),  # why the note could not be read, if it could not
 )
+
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("url", sa.Text, nullable=False),  # as configured
+    sa.Column("fetch_url", sa.Text, nullable=False),  # the discovered feed, or where it moved
+    sa.Column("kind", sa.String(16)),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("every_s", sa.Float, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("body_hash", sa.String(64)),
+    sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("last_polled_at", sa.DateTime(timezone=True)),
+    sa.Column("last_success_at", sa.DateTime(timezone=True)),
+    sa.Column("last_new_at", sa.DateTime(timezone=True)),
+    sa.Column("publish_interval_s", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_code", sa.String(40)),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("backfilled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("url_key", sa.Text, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("skipped", sa.Boolean, nullable=False, default=False),  # left out by the backfill limit
+)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A source's row in the ledger: where to fetch it and how its polling has gone."""
+
+    id: int
+    name: str
+    url: str
+    fetch_url: str
+    kind: str | None
+    enabled: bool
+    every_s: float
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check_at: datetime
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_new_at: datetime | None
+    publish_interval_s: float | None
+    last_error: str | None
+    last_error_code: str | None
+    consecutive_failures: int
+    backfilled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RetryItem:
+    item_id: int
+    url: str
+    source_id: int | None
+    hint: str | None
 
 
 @dataclass(frozen=True)
@@ -216,7 +293,7 @@ class Ledger:
 
     # -- claims and outcomes --------------------------------------------------------------
 
-    def claim(self, url: str, key: str, now: datetime, *, force: bool = False) -> int | None:
+    def claim(self, url: str, key: str, now: datetime, *, force: bool = False, **extra: object) -> int | None:
         """Take an item to work on; None when another worker holds it or it is already done.
 
         The alias key's primary key is the lock: of two workers inserting it, one fails.
@@ -224,7 +301,9 @@ class Ledger:
         """
         with self._guard("write"), self.engine.begin() as conn:
             item_id = conn.execute(
-                items.insert().values(url=url, url_key=key, outcome="pending", created_at=now, updated_at=now)
+                items.insert().values(
+                    url=url, url_key=key, outcome="pending", created_at=now, updated_at=now, attempts=1, **extra
+                )
             ).inserted_primary_key[0]
             try:
                 with conn.begin_nested():
@@ -243,7 +322,10 @@ class Ledger:
                     (items.c.outcome == "failed")
                     | ((items.c.outcome == "pending") & (items.c.updated_at < now - STALE_CLAIM)),
                 )
-                .values(outcome="pending", url=url, error=None, error_code=None, updated_at=now)
+                .values(
+                    outcome="pending", url=url, error=None, error_code=None, retry_at=None, updated_at=now,
+                    attempts=items.c.attempts + 1,
+                )
             )
             return owner if retake.rowcount == 1 else None
 
@@ -272,6 +354,20 @@ class Ledger:
             ).scalar()
             return Known(None, "archived", path) if path else None
 
+    def item_attempts(self, item_id: int) -> int:
+        with self._guard("read"), self.engine.connect() as conn:
+            return conn.execute(sa.select(items.c.attempts).where(items.c.id == item_id)).scalar() or 0
+
+    def retryable_items(self, now: datetime, max_attempts: int) -> list[RetryItem]:
+        """Failed items whose failure was transient and whose retry time has come."""
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(items.c.id, items.c.url, items.c.source_id, items.c.hint)
+                .where(items.c.outcome == "failed", items.c.retry_at <= now, items.c.attempts < max_attempts)
+                .order_by(items.c.retry_at)
+            )
+            return [RetryItem(r.id, r.url, r.source_id, r.hint) for r in rows]
+
     def finish(self, item_id: int, outcome: str, now: datetime, **values: object) -> None:
         with self._guard("write"), self.engine.begin() as conn:
             conn.execute(items.update().where(items.c.id == item_id).values(outcome=outcome, updated_at=now, **values))
@@ -294,6 +390,104 @@ class Ledger:
     def fetch_count(self) -> int:
         with self._guard("read"), self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(fetches)).scalar_one()
+
+    # -- sources --------------------------------------------------------------------------
+
+    def sync_sources(self, configured: list, now: datetime) -> None:
+        """Make the sources table follow the configuration (models.Source list), keyed by name.
+
+        A changed URL starts the source afresh; a source gone from the file is disabled, and its
+        history kept."""
+        with self._guard("write"), self.engine.begin() as conn:
+            rows = {r.name: r for r in conn.execute(sa.select(sources))}
+            for src in configured:
+                row = rows.pop(src.name, None)
+                if row is None:
+                    conn.execute(sources.insert().values(
+                        name=src.name, url=src.url, fetch_url=src.url, kind=src.kind, enabled=src.enabled,
+                        every_s=src.every, next_check_at=now, created_at=now, consecutive_failures=0,
+                        backfilled=False,
+                    ))
+                    continue
+                values: dict[str, object] = {}
+                if row.url != src.url:
+                    values |= dict(url=src.url, fetch_url=src.url, kind=src.kind, etag=None, last_modified=None,
+                                   body_hash=None, backfilled=False, next_check_at=now, consecutive_failures=0)
+                elif src.kind and row.kind != src.kind:
+                    values |= dict(kind=src.kind, body_hash=None)
+                if row.enabled != src.enabled:
+                    values["enabled"] = src.enabled
+                if row.every_s != src.every:
+                    values["every_s"] = src.every
+                if values:
+                    conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+            for row in rows.values():
+                if row.enabled:
+                    conn.execute(sources.update().where(sources.c.id == row.id).values(enabled=False))
+
+    def source_states(self, *, names: list[str] | None = None) -> list[SourceState]:
+        query = sa.select(sources).order_by(sources.c.name)
+        if names is not None:
+            query = query.where(sources.c.name.in_(names))
+        with self._guard("read"), self.engine.connect() as conn:
+            return [_source_state(r) for r in conn.execute(query)]
+
+    def due_sources(self, now: datetime) -> list[SourceState]:
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(sources)
+                .where(sources.c.enabled.is_(True), sources.c.next_check_at <= now, _unclaimed(now))
+                .order_by(sources.c.next_check_at)
+            )
+            return [_source_state(r) for r in rows]
+
+    def claim_source(self, source_id: int, now: datetime, *, due_only: bool) -> bool:
+        """Take a source for one poll; False when another worker has it (or it is no longer due)."""
+        conditions = [sources.c.id == source_id, _unclaimed(now)]
+        if due_only:
+            conditions.append(sources.c.next_check_at <= now)
+        with self._guard("write"), self.engine.begin() as conn:
+            done = conn.execute(sources.update().where(*conditions).values(claimed_until=now + SOURCE_LEASE))
+            return done.rowcount == 1
+
+    def finish_source(self, source_id: int, **values: object) -> None:
+        """Store a poll's result and release the source."""
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(sources.update().where(sources.c.id == source_id).values(claimed_until=None, **values))
+
+    def seen_entries(self, source_id: int, keys: list[str]) -> set[str]:
+        seen: set[str] = set()
+        with self._guard("read"), self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+                chunk = keys[start:start + 500]
+                seen.update(conn.execute(
+                    sa.select(entries.c.url_key).where(entries.c.source_id == source_id, entries.c.url_key.in_(chunk))
+                ).scalars())
+        return seen
+
+    def add_entries(self, source_id: int, rows: list[dict], now: datetime) -> None:
+        """Record entries a source has shown (key, url, published_at, skipped); known ones are kept."""
+        if not rows:
+            return
+        with self._guard("write"), self.engine.begin() as conn:
+            already = set(conn.execute(
+                sa.select(entries.c.url_key).where(
+                    entries.c.source_id == source_id, entries.c.url_key.in_([r["url_key"] for r in rows])
+                )
+            ).scalars())
+            fresh = [r | {"source_id": source_id, "first_seen_at": now} for r in rows if r["url_key"] not in already]
+            if fresh:
+                conn.execute(entries.insert(), fresh)
+
+    def recent_publish_times(self, source_id: int, limit: int = 20) -> list[datetime]:
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(entries.c.published_at)
+                .where(entries.c.source_id == source_id, entries.c.published_at.is_not(None))
+                .order_by(entries.c.published_at.desc())
+                .limit(limit)
+            ).scalars()
+            return [_aware(r) for r in rows]
 
     # -- the curators' archive ------------------------------------------------------------
 
@@ -336,6 +530,19 @@ class _LedgerErrors:
         if "readonly" in text or "read-only" in text:
             raise LedgerError(f"ledger {self.url} is read-only; fix its permissions", code="ledger_readonly") from None
         raise LedgerError(f"ledger {self.url}: cannot {self.what} ({text})") from None
+
+
+def _unclaimed(now: datetime):
+    return sa.or_(sources.c.claimed_until.is_(None), sources.c.claimed_until < now)
+
+
+def _source_state(row) -> SourceState:
+    values = dict(row._mapping)
+    values.pop("claimed_until", None)
+    for key, value in values.items():
+        if isinstance(value, datetime):
+            values[key] = _aware(value)
+    return SourceState(**values)
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -18,6 +18,7 @@ class FetchResult:
     fetched_at: datetime
     elapsed: float  # seconds, all attempts and redirects included
     redirects: tuple[str, ...] = ()  # every URL visited before final_url
+    moved_permanently: bool = False  # every redirect was a 301 or 308: the old URL is gone for good
 
     @property
     def content_type(self) -> str:
@@ -85,3 +86,57 @@ class Outcome:
 
     def as_json(self) -> dict:
         return {"url": self.url, "status": self.status, "path": self.path, "error": self.error}
+
+
+SOURCE_KINDS = ("feed", "page", "sitemap")
+
+
+@dataclass(frozen=True)
+class NoteDefaults:
+    """Note fields a source sets explicitly; a value given here always wins over a guess."""
+
+    domain: str | None = None
+    secondary_domains: tuple[str, ...] | None = None
+    format: str | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured place to poll: a feed, a listing page without a feed, or a sitemap."""
+
+    name: str
+    url: str
+    kind: str | None = None  # "feed" | "page" | "sitemap"; None: discover on first poll
+    every: float = 6 * 3600.0  # seconds between polls at most (the configured interval)
+    include: tuple[str, ...] = ()  # regular expressions; an article URL must match one (if any given)
+    exclude: tuple[str, ...] = ()  # regular expressions; an article URL matching one is skipped
+    defaults: NoteDefaults = NoteDefaults()
+    template: str | None = None  # path of its own note template
+    backfill: int = 3  # on the first poll, ingest only this many newest entries
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry discovered from a source, with what the source says about it."""
+
+    url: str
+    entry_id: str | None = None
+    title: str | None = None
+    published: datetime | None = None  # timezone-aware UTC
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A parsed feed document."""
+
+    title: str | None
+    link: str | None
+    items: tuple[FeedItem, ...]
+    ttl: float | None = None  # seconds the feed asks us to wait (<ttl>, sy:updatePeriod)

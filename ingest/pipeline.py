@@ -1,18 +1,23 @@
 """Wires the stages for one item: known? → claim → fetch → extract → guess → render → write → record.
 
 Every failure of one item becomes an Outcome (and a ledger row saying so); nothing here lets
-one broken URL stop a run.
+one broken URL stop a run. `ingest_many` runs items concurrently; politeness is the fetcher's job.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -20,11 +25,11 @@ from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError
 from .extract import extract_document, page_html, text_hash
-from .fetch import Fetcher
 from .guess import guess
 from .ledger import Known, Ledger
-from .models import Document, FetchResult, Outcome
-from .render import render_note
+from .models import Document, FeedItem, FetchResult, Outcome, Source
+from .render import load_template, render_note
+from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import write_note
 
@@ -41,12 +46,15 @@ class Run:
 
     settings: Settings
     ledger: Ledger
-    fetcher: Fetcher
+    fetcher: object  # Fetcher or PoliteFetcher: anything with fetch(url, headers) -> FetchResult
     template: jinja2.Template
     dry_run: bool = False
     force: bool = False
     clock: Callable[[], datetime] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)  # set: start no new item
     archived: dict[str, str] = field(default_factory=dict)  # dry runs: archive keys not persisted
+    _templates: dict[str, jinja2.Template] = field(default_factory=dict)
+    _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
 
     def known(self, keys: list[str]) -> Known | None:
         found = self.ledger.lookup(keys)
@@ -54,6 +62,13 @@ class Run:
             path = next((self.archived[k] for k in keys if k in self.archived), None)
             found = Known(None, "archived", path) if path else None
         return found
+
+    def template_for(self, source: Source | None) -> jinja2.Template:
+        if source is None or not source.template:
+            return self.template
+        if source.template not in self._templates:
+            self._templates[source.template] = load_template(Path(source.template))
+        return self._templates[source.template]
 
 
 def sync_archive(run: Run) -> list[str]:
@@ -69,7 +84,65 @@ def sync_archive(run: Run) -> list[str]:
     return scan.problems
 
 
-def ingest_url(url: str, run: Run) -> Outcome:
+@dataclass(frozen=True)
+class Job:
+    """One item to ingest, with what its source said of it."""
+
+    url: str
+    hint: FeedItem | None = None
+    source: Source | None = None
+    source_id: int | None = None
+
+
+def ingest_many(run: Run, jobs: list[Job], *, workers: int | None = None,
+                on_done: Callable[[Outcome], None] = lambda o: None) -> Iterator[Outcome]:
+    """Ingest jobs concurrently; yields outcomes in the jobs' order, and calls `on_done` as each
+    finishes in that order. Once `run.stop` is set, jobs not yet started are skipped."""
+    for outcome in _ingest_many(run, jobs, workers):
+        on_done(outcome)
+        yield outcome
+
+
+def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Outcome]:
+    if not jobs:
+        return
+    workers = max(1, min(workers or run.settings.concurrency, len(jobs)))
+
+    def one(job: Job) -> Outcome:
+        if run.stop.is_set():
+            return Outcome(job.url, "skipped", error="stopped before it started")
+        # the same URL twice in one batch: the second waits for the first and is its duplicate
+        with run._locks[try_key(job.url) or job.url]:
+            return ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
+
+    if workers == 1:
+        yield from map(one, jobs)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+        futures = [pool.submit(one, job) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def spread_by_host(jobs: Iterable[Job]) -> list[Job]:
+    """Interleave hosts (a, b, c, a, b, …) so that workers are not all queued behind one host."""
+    by_host: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_host[urlsplit(job.url).netloc].append(job)
+    queues = list(by_host.values())
+    spread: list[Job] = []
+    while queues:
+        spread.extend(q.pop(0) for q in queues)
+        queues = [q for q in queues if q]
+    return spread
+
+
+def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Source | None = None,
+               source_id: int | None = None) -> Outcome:
     """Archive one article URL: a new note, a known duplicate, or a failure with its reason."""
     url = url.strip()
     try:
@@ -83,29 +156,43 @@ def ingest_url(url: str, run: Run) -> Outcome:
     now = run.clock()
     item_id = None
     if not run.dry_run:
-        item_id = run.ledger.claim(url, key, now, force=run.force)
+        item_id = run.ledger.claim(url, key, now, force=run.force, source_id=source_id, hint=_hint_json(hint))
         if item_id is None:
             known = run.known([key])
             if known and known.outcome == "pending":
                 return Outcome(url, "failed", error="another worker is ingesting this URL right now", code="claimed")
             return Outcome(url, "duplicate", path=known.note_path if known else None)
     try:
-        return _fetch_and_write(url, item_id, run, now)
+        return _fetch_and_write(url, item_id, run, now, hint, source)
     except IngestError as exc:
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, "failed", run.clock(), error=exc.message, error_code=exc.code)
+                _record_failure(run, item_id, exc)
         return Outcome(url, "failed", error=exc.message, code=exc.code)
     except BaseException:  # Ctrl-C: release the claim so the next run need not wait for it to go stale
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, "failed", run.clock(), error="interrupted", error_code="interrupted")
+                run.ledger.finish(item_id, "failed", run.clock(), error="interrupted", error_code="interrupted",
+                                  retry_at=run.clock())
         raise
 
 
-def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime) -> Outcome:
+def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
+    """Transient failures (timeouts, 5xx, 429) are tried again later, a bounded number of times."""
+    now = run.clock()
+    retry_at = None
+    if isinstance(exc, FetchError) and exc.transient:
+        attempts = run.ledger.item_attempts(item_id)
+        if attempts < run.settings.item_retries:
+            retry_at = now + item_retry_delay(attempts, run.settings)
+    run.ledger.finish(item_id, "failed", now, error=exc.message, error_code=exc.code, retry_at=retry_at)
+
+
+def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
+                     hint: FeedItem | None, source: Source | None) -> Outcome:
     result = _fetch(url, item_id, run)
     document = extract_document(page_html(result), result.final_url, today=now.date())
+    document = with_fallbacks(document, hint, source, today=now.date())
     content_hash = text_hash(document.text)
     if not run.force:
         duplicate = _known_elsewhere(result, document, content_hash, item_id, run)
@@ -117,7 +204,8 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime) -> 
                     content_hash=content_hash, title=document.title,
                 )
             return Outcome(url, "duplicate", path=duplicate.note_path)
-    note = render_note(document, guess(document, run.settings), run.template, archived_on=now.date().isoformat())
+    choice = guess(document, run.settings, source.defaults if source else None)
+    note = render_note(document, choice, run.template_for(source), archived_on=now.date().isoformat())
     if run.dry_run:
         path = run.settings.output_dir / note.filename
         return Outcome(url, "created", path=str(path), note_text=note.text)
@@ -132,6 +220,39 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime) -> 
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
     return Outcome(url, "created", path=str(path))
+
+
+def with_fallbacks(document: Document, hint: FeedItem | None, source: Source | None, *, today) -> Document:
+    """Fill what the page lacks from what the feed entry and the source say: date, author, keywords."""
+    changes: dict[str, object] = {}
+    if hint is not None:
+        if document.date is None and hint.published is not None and hint.published.date() <= today:
+            changes["date"] = hint.published.date().isoformat()
+        if document.author is None and hint.author:
+            changes["author"] = hint.author
+        if hint.categories:
+            changes["keywords"] = tuple(dict.fromkeys(document.keywords + hint.categories))
+    if document.author is None and "author" not in changes and source is not None and source.defaults.author:
+        changes["author"] = source.defaults.author
+    return replace(document, **changes) if changes else document
+
+
+def _hint_json(hint: FeedItem | None) -> str | None:
+    if hint is None:
+        return None
+    return json.dumps({
+        "title": hint.title, "author": hint.author, "categories": list(hint.categories),
+        "published": hint.published.isoformat() if hint.published else None, "entry_id": hint.entry_id,
+    })
+
+
+def hint_from_json(url: str, text: str | None) -> FeedItem | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    published = datetime.fromisoformat(data["published"]) if data.get("published") else None
+    return FeedItem(url=url, entry_id=data.get("entry_id"), title=data.get("title"), published=published,
+                    author=data.get("author"), categories=tuple(data.get("categories") or ()))
 
 
 def _fetch(url: str, item_id: int | None, run: Run) -> FetchResult:

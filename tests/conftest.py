@@ -63,10 +63,17 @@ def cli(workspace) -> Cli:
 
 @pytest.fixture
 def serve(httpserver):
-    """serve(path, file_or_bytes, content_type=..., headers=..., status=...) → the page's URL."""
+    """serve(path, file_or_bytes, content_type=..., headers=..., status=...) → the page's URL.
+
+    Unless a test serves its own /robots.txt first, the site has none (404)."""
+    robots = []
 
     def add(path: str, body: str | bytes, *, content_type: str = "text/html; charset=utf-8",
             headers: dict | None = None, status: int = 200) -> str:
+        if not robots:
+            robots.append(path)
+            if path != "/robots.txt":
+                httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
         data = (PAGES / body).read_bytes() if isinstance(body, str) else body
         httpserver.expect_request(path).respond_with_data(
             data, status=status, content_type=content_type, headers=headers or {}

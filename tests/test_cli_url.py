@@ -135,12 +135,15 @@ def test_a_failed_url_is_fetched_again_next_time(cli, serve, httpserver):
     url = serve("/flaky", b"nope", status=404)
     assert cli("url", url).exit_code == 1
     httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     serve("/flaky", "v8-blog.html")
     assert cli("url", url).output.startswith("created")
     assert [row[1] for row in ledger_rows(cli.root)] == ["created"]
 
 
-def test_timeout_fails_cleanly(cli, httpserver):
+def test_timeout_fails_cleanly(cli, serve, httpserver):
+    serve("/robots.txt", b"", status=404)
+
     def slow(request):
         time.sleep(1.5)
         return Response("<html>late</html>", content_type="text/html")
