@@ -173,6 +173,295 @@ def status_command(ctx, limit, as_json):
             click.echo(f"{when}  {row['outcome']:<9}  {row['url']}  {detail}".rstrip())
 
 
+def _load_sources(settings):
+    from .sources import load_sources
+
+    return _guard(lambda: load_sources(settings.sources_path, domains=settings.domains, formats=settings.formats))
+
+
+def _on_moved(settings):
+    """A source that moved permanently gets its new URL in the sources file too."""
+    from .sources import set_source_url
+
+    def moved(report):
+        if report.moved_to:
+            _guard(lambda: set_source_url(settings.sources_path, report.name, report.moved_to))
+
+    return moved
+
+
+@main.command("poll")
+@click.option("-s", "--source", "names", multiple=True, metavar="NAME", help="Poll this source, due or not (repeatable).")
+@click.option("--all", "every_source", is_flag=True, help="Poll every enabled source now.")
+@click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one per source, one per item.")
+@click.pass_context
+def poll_command(ctx, names, every_source, output, as_json):
+    """One pass over the sources that are due (or those named, or all).
+
+    New entries become notes; a source's first poll ingests only its `backfill` newest entries.
+    Exit 1 when a source or an item failed.
+    """
+    settings = _settings(ctx, output_dir=output)
+    from .pipeline import sync_archive
+    from .poll import choose_sources, poll
+
+    configured = _load_sources(settings)
+    with _open_run(settings, dry_run=False, force=False) as run, Report(as_json) as report:
+        for problem in _guard(lambda: sync_archive(run)):
+            click.echo(f"warning: {problem}", err=True)
+        states = _guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
+        moved = _on_moved(settings)
+
+        def on_source(source_report):
+            moved(source_report)
+            report.source(source_report)
+
+        summary = _guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
+                                      due_only=not (names or every_source)))
+    failed_items = summary.count("failed")
+    line = (f"polled {len(summary.sources)} source(s): {summary.count('created')} new note(s), "
+            f"{summary.count('duplicate')} duplicate(s), {failed_items} failed item(s), "
+            f"{len(summary.failed_sources)} failed source(s)")
+    if as_json:
+        click.echo(json.dumps({"summary": line}))
+    else:
+        click.echo(line)
+    ctx.exit(1 if failed_items or summary.failed_sources else 0)
+
+
+@main.command("schedule")
+@click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
+@click.pass_context
+def schedule_command(ctx, output):
+    """Run forever: poll each source when the ledger says it is due.
+
+    Edits to the sources file apply at the next tick. SIGINT or SIGTERM stops cleanly: work in
+    flight finishes, nothing is left half-written.
+    """
+    settings = _settings(ctx, output_dir=output)
+    from .schedule import run_forever
+    from .sources import load_sources
+
+    _load_sources(settings)  # a broken sources file is an error at start, a warning later
+    with _open_run(settings, dry_run=False, force=False) as run:
+        report = Report()
+        moved = _on_moved(settings)
+
+        def on_source(source_report):
+            moved(source_report)
+            report.source(source_report)
+
+        def on_tick(summary, error):
+            if error:
+                click.echo(f"warning: {error}", err=True)
+            elif summary.sources or summary.outcomes:
+                click.echo(f"tick: {len(summary.sources)} source(s), {summary.count('created')} new note(s)")
+            else:
+                click.echo("tick: nothing due")
+
+        click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
+                   err=True)
+        run_forever(run, lambda: load_sources(settings.sources_path, domains=settings.domains,
+                                              formats=settings.formats), on_tick=on_tick,
+                    on_source=on_source, on_outcome=report.outcome)
+        click.echo("stopped", err=True)
+
+
+@main.group("sources")
+def sources_group():
+    """The configured sources: add, list, check, remove, import and export OPML."""
+
+
+@sources_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@click.pass_context
+def sources_list(ctx, as_json):
+    """Name, kind, interval, last poll, next poll and health of every source."""
+    settings = _settings(ctx)
+    from .ledger import open_ledger
+    from .pipeline import utc_now
+    from .sources import format_interval
+    from .timing import is_stale
+
+    configured = _load_sources(settings)
+    ledger = _guard(lambda: open_ledger(settings.ledger_url))
+    try:
+        now = utc_now()
+        _guard(lambda: ledger.sync_sources(configured, now))
+        states = {s.name: s for s in _guard(ledger.source_states)}
+    finally:
+        ledger.close()
+    rows = []
+    for source in configured:
+        state = states[source.name]
+        if not source.enabled:
+            health = "disabled"
+        elif state.consecutive_failures:
+            health = f"failing ×{state.consecutive_failures}: {state.last_error}"
+        elif state.last_polled_at is None:
+            health = "not polled yet"
+        elif is_stale(state.last_new_at, state.created_at, state.every_s, state.publish_interval_s, settings, now):
+            health = "stale: nothing new for a long time"
+        else:
+            health = "ok"
+        rows.append({
+            "name": source.name, "kind": state.kind or "?", "every": format_interval(source.every),
+            "last_poll": _when(state.last_polled_at), "next_poll": _when(state.next_check_at) if source.enabled else "-",
+            "health": health, "url": state.fetch_url,
+        })
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    if not rows:
+        click.echo(f"no sources in {settings.sources_path}; add one with: ingest sources add URL")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "kind", "every", "last poll", "next poll", "health"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], row["every"], row["last_poll"], row["next_poll"], row["health"])
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@sources_group.command("add")
+@click.argument("url")
+@click.option("--name", help="Source name (default: made from the URL).")
+@click.option("--kind", type=click.Choice(["feed", "page", "sitemap"]), help="Skip discovery.")
+@click.option("--every", default="6h", show_default=True, help="Polling interval: 30m, 2h, 1d…")
+@click.option("--domain", help="Note domain for this source's items.")
+@click.option("--format", "format_", help="Note format for this source's items.")
+@click.option("--priority", type=click.Choice(["high", "medium", "low"]))
+@click.option("--tag", "tags", multiple=True, help="A tag for every note of this source (repeatable).")
+@click.option("--include", multiple=True, help="Regex an article URL must match (repeatable).")
+@click.option("--exclude", multiple=True, help="Regex of article URLs to skip (repeatable).")
+@click.option("--backfill", type=int, default=3, show_default=True, help="Entries ingested on the first poll.")
+@click.pass_context
+def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, include, exclude, backfill):
+    """Add a source: a homepage's feed is discovered, a page without one is watched."""
+    settings = _settings(ctx)
+    from .models import NoteDefaults, Source
+    from .sources import add_source, parse_interval, unique_name
+    from .urls import normalize_url
+
+    configured = _load_sources(settings)
+    try:
+        url = normalize_url(url)
+    except IngestError as exc:
+        raise Fatal(f"{url}: {exc.message}") from None
+    interval = _guard(lambda: parse_interval(every, "option --every"))
+    if kind is None:
+        kind, url = _discover(settings, url)
+    name = name or unique_name(url, {s.name for s in configured})
+    source = Source(
+        name=name, url=url, kind=kind, every=interval, include=include, exclude=exclude, backfill=backfill,
+        defaults=NoteDefaults(domain=domain, format=format_, priority=priority, tags=tuple(tags)),
+    )
+    _guard(lambda: add_source(settings.sources_path, source))
+    click.echo(f"added {name}: {kind} {url} (every {every})")
+
+
+def _discover(settings, url: str) -> tuple[str, str]:
+    """What a URL is: a feed, a sitemap, a page whose feed it links, or a listing page to watch."""
+    from .extract import page_html
+    from .feeds import looks_like_feed
+    from .fetch import Fetcher
+    from .pages import discover_feed
+
+    with Fetcher(settings) as fetcher:
+        try:
+            result = fetcher.fetch(url)
+            if looks_like_feed(result.content, result.content_type):
+                return "feed", result.final_url
+            head = result.content[:2048].lower()
+            if b"<urlset" in head or b"<sitemapindex" in head:
+                return "sitemap", result.final_url
+            feed = discover_feed(page_html(result), result.final_url)
+            return ("feed", feed) if feed else ("page", result.final_url)
+        except IngestError as exc:
+            raise Fatal(f"cannot add {url}: {exc.message}; give --kind to add it without checking") from None
+
+
+@sources_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def sources_remove(ctx, name):
+    """Remove a source from the sources file (its history stays in the ledger)."""
+    settings = _settings(ctx)
+    from .sources import remove_source
+
+    _guard(lambda: remove_source(settings.sources_path, name))
+    click.echo(f"removed {name}")
+
+
+@sources_group.command("check")
+@click.argument("name")
+@click.pass_context
+def sources_check(ctx, name):
+    """Fetch a source once and show what would be ingested; nothing is written or recorded."""
+    settings = _settings(ctx)
+    from .poll import fresh_state, poll_source
+
+    configured = {s.name: s for s in _load_sources(settings)}
+    if name not in configured:
+        raise Fatal(f"no source named {name} in {settings.sources_path}; see `ingest sources list`")
+    source = configured[name]
+    with _open_run(settings, dry_run=True, force=False) as run:
+        known = {s.name: s for s in _guard(run.ledger.source_states)}
+        state = known.get(name) or fresh_state(source, run.clock())
+        report = _guard(lambda: poll_source(run, state, source, due_only=False))
+    if report.status == "failed":
+        click.echo(f"source {name} failed: {report.error}")
+        ctx.exit(1)
+    click.echo(f"source {name}: {report.found} entries, {len(report.jobs)} would be ingested"
+               + (f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""))
+    for job in report.jobs:
+        date = job.hint.published.date().isoformat() if job.hint and job.hint.published else "----------"
+        title = job.hint.title if job.hint and job.hint.title else ""
+        click.echo(f"  {date}  {job.url}  {title}".rstrip())
+
+
+@sources_group.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+@click.pass_context
+def sources_import(ctx, file):
+    """Add every feed of an OPML file (a feed reader's export); known ones are skipped."""
+    settings = _settings(ctx)
+    from .opml import sources_from_opml
+    from .sources import add_source
+
+    configured = _load_sources(settings)
+    found = _guard(lambda: sources_from_opml(file.read(), {s.name for s in configured}))
+    added = 0
+    for source in found:
+        try:
+            add_source(settings.sources_path, source)
+            added += 1
+            click.echo(f"added {source.name}: {source.kind} {source.url}")
+        except IngestError as exc:
+            click.echo(f"skipped {source.url}: {exc.message}")
+    click.echo(f"imported {added} of {len(found)} source(s)")
+
+
+@sources_group.command("export-opml")
+@click.argument("file", type=click.File("wb"), default="-")
+@click.pass_context
+def sources_export(ctx, file):
+    """Write the sources as OPML (to FILE, or stdout)."""
+    settings = _settings(ctx)
+    from .opml import sources_to_opml
+
+    file.write(sources_to_opml(_load_sources(settings)))
+
+
 class _open_run:
     """The ledger, HTTP client and template for one command, closed afterwards."""
 

@@ -21,6 +21,10 @@ DEFAULT_FORMATS = (
     "paper", "research-post", "essay", "newsletter", "news", "report",
     "whitepaper", "thread", "tweet", "transcript", "data",
 )  # fmt: skip
+DEFAULT_DOMAINS = (
+    "ai-alignment", "collective-intelligence", "internet-finance", "health",
+    "entertainment", "space-development", "cultural-dynamics",
+)  # fmt: skip
 PATH_KEYS = ("output_dir", "archive_dir", "template", "sources")
 
 
@@ -48,7 +52,7 @@ class Settings:
     item_retries: int = 3  # attempts at an item whose failures were transient
     stale_after: float = 4.0  # flag a source after this many usual publishing intervals with nothing new
     tick: float = 30.0  # seconds between the scheduler's looks at the ledger for due sources
-    domains: tuple[str, ...] = ("ai-alignment",)
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
     formats: tuple[str, ...] = DEFAULT_FORMATS
     default_domain: str = "ai-alignment"
     default_format: str = "research-post"

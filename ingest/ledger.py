@@ -410,7 +410,9 @@ class Ledger:
                     ))
                     continue
                 values: dict[str, object] = {}
-                if row.url != src.url:
+                if row.url != src.url and src.url == row.fetch_url:
+                    values["url"] = src.url  # the file now says where the source moved to
+                elif row.url != src.url:
                     values |= dict(url=src.url, fetch_url=src.url, kind=src.kind, etag=None, last_modified=None,
                                    body_hash=None, backfilled=False, next_check_at=now, consecutive_failures=0)
                 elif src.kind and row.kind != src.kind:

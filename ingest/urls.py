@@ -50,7 +50,11 @@ def url_key(url: str) -> str:
 def same_site(a: str, b: str) -> bool:
     """True when two URLs belong to one registered domain (blog.example.org ~ example.org)."""
     da, db = courlan.extract_domain(a), courlan.extract_domain(b)
-    return bool(da) and da == db
+    if da or db:
+        return da == db
+    # no registered domain (localhost, an IP address): the hosts themselves must agree
+    ha, hb = urlsplit(a).hostname, urlsplit(b).hostname
+    return bool(ha) and ha == hb
 
 
 def try_key(url: str | None) -> str | None:

@@ -1,0 +1,254 @@
+"""One poll of the sources: which are due (the ledger says), fetch each with a conditional request,
+read its entries, keep the new ones (backfill-limited on a first poll), then ingest them.
+
+Reads like a feed reader's handler: claim source → conditional GET → not modified? stop →
+unchanged body? stop → parse → new entries → record → ingest. A broken source records its error
+and backs off; the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .errors import FetchError, IngestError, SourceError
+from .extract import page_html
+from .feeds import looks_like_feed, parse_feed
+from .ledger import SourceState
+from .models import FeedItem, FetchResult, Outcome, Source
+from .pages import discover_feed, find_article_links
+from .pipeline import Job, Run, hint_from_json, ingest_many, spread_by_host
+from .sitemaps import parse_sitemap
+from .timing import failure_delay, next_interval, publish_interval, server_asked
+from .urls import try_key
+
+MAX_CHILD_SITEMAPS = 20
+
+
+@dataclass
+class SourceReport:
+    """What one source's poll found."""
+
+    name: str
+    status: str  # "new" | "unchanged" | "failed" | "skipped"
+    found: int = 0  # entries in the document
+    jobs: list[Job] = field(default_factory=list)  # new entries to ingest
+    backfill_skipped: int = 0
+    error: str | None = None
+    moved_to: str | None = None  # the source's new URL after a permanent redirect
+
+
+@dataclass
+class PollSummary:
+    sources: list[SourceReport] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed_sources(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.status == "failed"]
+
+
+def fresh_state(source: Source, now: datetime) -> SourceState:
+    """The state of a source the ledger has not met yet (for a dry run of it)."""
+    return SourceState(
+        id=-1, name=source.name, url=source.url, fetch_url=source.url, kind=source.kind, enabled=source.enabled,
+        every_s=source.every, etag=None, last_modified=None, body_hash=None, next_check_at=now,
+        last_polled_at=None, last_success_at=None, last_new_at=None, publish_interval_s=None, last_error=None,
+        last_error_code=None, consecutive_failures=0, backfilled=False, created_at=now,
+    )
+
+
+def choose_sources(run: Run, configured: list[Source], *, names: list[str] | None = None,
+                   every_source: bool = False) -> list[SourceState]:
+    """The sources to poll now: the named ones, all enabled ones, or those the ledger says are due."""
+    now = run.clock()
+    if not run.dry_run:
+        run.ledger.sync_sources(configured, now)
+    if names:
+        known = {s.name for s in configured}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SourceError(f"no source named {', '.join(unknown)}; see `ingest sources list`", code="unknown_source")
+        return run.ledger.source_states(names=names) if not run.dry_run else []
+    if every_source:
+        return [s for s in run.ledger.source_states() if s.enabled]
+    return run.ledger.due_sources(now)
+
+
+def poll(run: Run, configured: list[Source], states: list[SourceState], *,
+         on_source: Callable[[SourceReport], None] = lambda r: None,
+         on_outcome: Callable[[Outcome], None] = lambda o: None,
+         due_only: bool = True, retry_failed: bool = True) -> PollSummary:
+    """Poll `states` concurrently, then ingest every new entry (and items due for a retry)."""
+    by_name = {s.name: s for s in configured}
+    summary = PollSummary()
+    if states:
+        workers = min(run.settings.concurrency, len(states))
+        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
+            for report in pool.map(lambda st: poll_source(run, st, by_name[st.name], due_only=due_only), states):
+                summary.sources.append(report)
+                on_source(report)
+    jobs = [job for report in summary.sources for job in report.jobs]
+    if retry_failed and not run.dry_run:
+        jobs += _retry_jobs(run, configured)
+    for outcome in ingest_many(run, spread_by_host(jobs)):
+        summary.outcomes.append(outcome)
+        on_outcome(outcome)
+    return summary
+
+
+def _retry_jobs(run: Run, configured: list[Source]) -> list[Job]:
+    by_id = {s.id: s for s in run.ledger.source_states()}
+    by_name = {s.name: s for s in configured}
+    jobs = []
+    for item in run.ledger.retryable_items(run.clock(), run.settings.item_retries):
+        state = by_id.get(item.source_id)
+        source = by_name.get(state.name) if state else None
+        jobs.append(Job(item.url, hint_from_json(item.url, item.hint), source, item.source_id))
+    return jobs
+
+
+def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool = True) -> SourceReport:
+    """Fetch one source and find its new entries; the ledger records how it went."""
+    now = run.clock()
+    if not run.dry_run and not run.ledger.claim_source(state.id, now, due_only=due_only):
+        return SourceReport(state.name, "skipped", error="being polled by another worker, or no longer due")
+    try:
+        report = _read_source(run, state, source, now)
+    except IngestError as exc:
+        failures = state.consecutive_failures + 1
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        delay = failure_delay(state.every_s, failures, run.settings, retry_after)
+        if not run.dry_run:
+            run.ledger.finish_source(
+                state.id, last_polled_at=now, last_error=exc.message, last_error_code=exc.code,
+                consecutive_failures=failures, next_check_at=now + timedelta(seconds=delay),
+            )
+        return SourceReport(state.name, "failed", error=exc.message)
+    except BaseException:
+        if not run.dry_run:
+            run.ledger.finish_source(state.id)  # release the claim; the source stays due
+        raise
+    return report
+
+
+def _read_source(run: Run, state: SourceState, source: Source, now: datetime) -> SourceReport:
+    headers = _conditional_headers(state) if state.kind else {}
+    result = run.fetcher.fetch(state.fetch_url, headers)
+    updates: dict[str, object] = dict(last_polled_at=now, last_success_at=now, last_error=None,
+                                      last_error_code=None, consecutive_failures=0)
+    moved_to = result.final_url if result.moved_permanently and result.final_url != state.fetch_url else None
+    if moved_to:
+        updates["fetch_url"] = moved_to
+    body_hash = hashlib.sha256(result.content).hexdigest() if result.status != 304 else state.body_hash
+    if result.status == 304 or (body_hash == state.body_hash and state.kind is not None):
+        # nothing changed: no parsing at all
+        interval = next_interval(state.every_s, run.settings, publishes_every=state.publish_interval_s,
+                                 asked=server_asked(result.headers, now))
+        if not run.dry_run:
+            run.ledger.finish_source(state.id, next_check_at=now + timedelta(seconds=interval),
+                                     **_validators(result, state), **updates)
+        return SourceReport(state.name, "unchanged", moved_to=moved_to)
+
+    kind, fetch_url, items, ttl = _entries(run, result, state.kind)
+    items = [i for i in items if _wanted(i.url, source)]
+    keyed = {}
+    for item in items:
+        key = try_key(item.url)
+        if key and key not in keyed:
+            keyed[key] = item
+    seen = run.ledger.seen_entries(state.id, list(keyed))
+    new = [(k, i) for k, i in keyed.items() if k not in seen]
+    to_ingest, skipped = new, []
+    if not state.backfilled:
+        newest_first = sorted(new, key=lambda ki: _sort_key(ki[1]), reverse=True)
+        to_ingest, skipped = newest_first[: source.backfill], newest_first[source.backfill:]
+    if not run.dry_run:
+        run.ledger.add_entries(state.id, [_entry(k, i, False) for k, i in to_ingest]
+                               + [_entry(k, i, True) for k, i in skipped], now)
+    publishes_every = publish_interval(run.ledger.recent_publish_times(state.id) if not run.dry_run
+                                       else [i.published for i in items if i.published])
+    interval = next_interval(state.every_s, run.settings, publishes_every=publishes_every,
+                             asked=server_asked(result.headers, now, ttl))
+    if not run.dry_run:
+        if new:
+            updates["last_new_at"] = now
+        if fetch_url != state.fetch_url:
+            updates["fetch_url"] = fetch_url
+        run.ledger.finish_source(
+            state.id, kind=kind, body_hash=body_hash, backfilled=True, publish_interval_s=publishes_every,
+            next_check_at=now + timedelta(seconds=interval), **_validators(result, state), **updates,
+        )
+    jobs = [Job(i.url, i, source, state.id) for _, i in to_ingest]
+    return SourceReport(state.name, "new" if jobs else "unchanged", found=len(items), jobs=jobs,
+                        backfill_skipped=len(skipped), moved_to=moved_to)
+
+
+def _entries(run: Run, result: FetchResult, kind: str | None) -> tuple[str, str, list[FeedItem], float | None]:
+    """(kind, URL to fetch next time, entries, ttl) of a fetched source document; a source of
+    unknown kind is discovered: a feed, a sitemap, a page that links its feed, or a listing page."""
+    url = result.final_url
+    if kind == "feed" or (kind is None and looks_like_feed(result.content, result.content_type)):
+        feed = parse_feed(result.content, url, result.content_type, result.charset)
+        return "feed", url, list(feed.items), feed.ttl
+    if kind == "sitemap" or (kind is None and _looks_like_sitemap(result.content)):
+        return "sitemap", url, _sitemap_items(run, result), None
+    html = page_html(result)
+    if kind is None:
+        feed_url = discover_feed(html, url)
+        if feed_url:
+            found = run.fetcher.fetch(feed_url)
+            feed = parse_feed(found.content, found.final_url, found.content_type, found.charset)
+            return "feed", found.final_url, list(feed.items), feed.ttl
+    return "page", url, find_article_links(html, url), None
+
+
+def _sitemap_items(run: Run, result: FetchResult) -> list[FeedItem]:
+    sitemap = parse_sitemap(result.content, result.final_url, run.settings.max_bytes)
+    items = list(sitemap.items)
+    for child in sitemap.sitemaps[:MAX_CHILD_SITEMAPS]:
+        fetched = run.fetcher.fetch(child)
+        items += parse_sitemap(fetched.content, fetched.final_url, run.settings.max_bytes).items
+    return items
+
+
+def _looks_like_sitemap(content: bytes) -> bool:
+    head = content[:2048].lower()
+    return content[:2] == b"\x1f\x8b" or b"<urlset" in head or b"<sitemapindex" in head
+
+
+def _wanted(url: str, source: Source) -> bool:
+    if source.include and not any(re.search(p, url) for p in source.include):
+        return False
+    return not any(re.search(p, url) for p in source.exclude)
+
+
+def _sort_key(item: FeedItem):
+    # undated entries (listing pages) keep their document order, which puts the newest first
+    return item.published.timestamp() if item.published else float("-inf")
+
+
+def _entry(key: str, item: FeedItem, skipped: bool) -> dict:
+    return {"url_key": key, "url": item.url, "published_at": item.published, "skipped": skipped}
+
+
+def _conditional_headers(state: SourceState) -> dict[str, str]:
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def _validators(result: FetchResult, state: SourceState) -> dict[str, str | None]:
+    if result.status == 304:
+        return {}
+    return {"etag": result.headers.get("etag"), "last_modified": result.headers.get("last-modified")}

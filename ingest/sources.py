@@ -1,0 +1,545 @@
+"""The sources file (config/sources.toml): read it into Sources, and edit it in place.
+
+Edits keep the curator's comments, order and formatting: a new source is appended as text, a
+removed one is cut out line by line, a changed URL is replaced by tomlkit; every edit is checked by
+reading the result back before the file is (atomically) replaced. Every error names the file, the
+source, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import tomlkit
+import tomlkit.items
+
+from .config import PRIORITIES
+from .errors import ConfigError
+from .guess import tag_slug
+from .models import SOURCE_KINDS, NoteDefaults, Source
+from .urls import InvalidURLError, normalize_url, url_key
+
+DEFAULT_SOURCES = Path("config") / "sources.toml"
+DEFAULT = Source(name="-", url="-")
+MIN_EVERY = 5 * 60.0  # a source polled more often than this is rude to the site and useless to curators
+MAX_NAME = 48
+
+KEY_ORDER = (
+    "name", "url", "kind", "every", "include", "exclude", "domain", "secondary_domains",
+    "format", "priority", "tags", "author", "template", "backfill", "enabled",
+)  # fmt: skip
+NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+DURATION_HINT = 'a duration like "30m", "2h", "1d" (or a number of seconds)'
+UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])", re.IGNORECASE)
+_HEADER = re.compile(r"[ \t]*\[\[[ \t]*source[ \t]*\]\][ \t]*(?:#.*)?")
+
+# words that say how a URL is served, not whose it is: left out of names made from URLs
+_URL_NOISE = frozenset(
+    "www rss feed feeds atom xml json index default en home blog-feed rss2 feedburner posts all".split()
+)
+# blogging platforms: the publication is the subdomain (importai.substack.com → "importai")
+_PLATFORMS = frozenset("substack medium blogspot wordpress ghost beehiiv buttondown github gitlab".split())
+_SUFFIXES = (".xml", ".rss", ".atom", ".json", ".html", ".htm", ".php", ".aspx")
+
+
+# ---- intervals ---------------------------------------------------------------------------------
+
+
+def parse_interval(value: str | int | float, where: str) -> float:
+    """Seconds in "90s", "30m", "2h", "1d", "1w", "1h30m", or a number of seconds.
+
+    `where` begins the error message: "config/sources.toml: source 'bair': key 'every'"."""
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        elif text and re.fullmatch(rf"(?:{_PART.pattern})+\s*", text, re.IGNORECASE):
+            seconds = sum(float(n) * UNITS[u.lower()] for n, u in _PART.findall(text))
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{where} must be {DURATION_HINT}, got {value!r}")
+    return seconds
+
+
+def format_interval(seconds: float) -> str:
+    """The shortest spelling parse_interval reads back as the same value: 7200 → "2h", 5400 → "90m"."""
+    if seconds > 0 and float(seconds).is_integer():
+        for unit, size in UNITS.items():
+            if seconds % size == 0:
+                return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def load_sources(
+    path: Path,
+    *,
+    domains: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+) -> list[Source]:
+    """The sources in `path`, in file order; [] when the file does not exist.
+
+    Given `domains` / `formats` (the settings' lists), note defaults must be among them."""
+    path = Path(path)
+    text = _read(path)
+    if text is None:
+        return []
+    return _parse(text, str(path), path.resolve().parent, domains=domains, formats=formats)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()  # bytes, not read_text: keep \r\n line ends as they are
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def _parse(
+    text: str,
+    where: str,
+    base: Path,
+    *,
+    domains: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+) -> list[Source]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # the message ends "(at line 3, column 7)"
+        raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
+    unknown = sorted(set(data) - {"source"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key '{unknown[0]}'; the file holds only [[source]] tables "
+            "(allowed top-level key: source)"
+        )
+    tables = data.get("source", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{where}: key 'source' must be a list of tables, written [[source]]")
+    sources: list[Source] = []
+    names: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for number, table in enumerate(tables, start=1):
+        source = _source(table, number, where, base, domains, formats)
+        label = f"{where}: source '{source.name}'"
+        if source.name in names:
+            raise ConfigError(
+                f"{where}: source #{number}: key 'name' '{source.name}' is already used by "
+                f"{names[source.name]}; every source needs a unique name"
+            )
+        key = url_key(source.url)
+        if key in keys:
+            raise ConfigError(
+                f"{label}: key 'url' {source.url} is the same address as {keys[key]}'s; "
+                "each address may be configured once"
+            )
+        names[source.name] = f"source #{number}"
+        keys[key] = f"source '{source.name}'"
+        sources.append(source)
+    return sources
+
+
+def _source(
+    table: dict,
+    number: int,
+    where: str,
+    base: Path,
+    domains: Sequence[str] | None,
+    formats: Sequence[str] | None,
+) -> Source:
+    name = table.get("name")
+    label = f"{where}: source '{name}'" if isinstance(name, str) and name else f"{where}: source #{number}"
+
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"{label}: key '{key}' {why}")
+
+    for key in table:
+        if key not in KEY_ORDER:
+            close = difflib.get_close_matches(key, KEY_ORDER, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(
+                f"{label}: unknown key '{key}'{hint}; allowed keys are: {', '.join(KEY_ORDER)}"
+            )
+    for key in ("name", "url"):
+        if key not in table:
+            raise bad(key, "is required" + (": a unique lowercase kebab-case name like \"bair-blog\""
+                                           if key == "name" else ": the http(s) address to poll"))
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME:
+        raise bad("name", f"must be lowercase kebab-case (a-z, 0-9 and single hyphens, at most "
+                          f"{MAX_NAME} characters) like \"bair-blog\", got {name!r}")
+    url = table["url"]
+    if not isinstance(url, str):
+        raise bad("url", f"must be an http:// or https:// address as a string, got {url!r}")
+    try:
+        normalize_url(url)
+    except InvalidURLError as exc:
+        raise bad("url", f"must be a full http:// or https:// address: {exc.message}, got {url!r}") from None
+
+    kind = table.get("kind")
+    if kind is not None and kind not in SOURCE_KINDS:
+        allowed = ", ".join(SOURCE_KINDS)
+        raise bad("kind", f"must be one of {allowed} (or left out to discover it), got {kind!r}")
+
+    every = DEFAULT.every
+    if "every" in table:
+        every = parse_interval(table["every"], f"{label}: key 'every'")
+        if every < MIN_EVERY:
+            raise bad("every", f"must be at least 5 minutes (\"5m\"), got {table['every']!r}")
+
+    patterns = {}
+    for key in ("include", "exclude"):
+        patterns[key] = _strings(table, key, bad, "a list of regular expressions")
+        for pattern in patterns[key]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise bad(key, f"has an invalid regular expression {pattern!r}: {exc}") from None
+
+    def one_of(key: str, value: str, allowed: Sequence[str] | None, what: str) -> None:
+        if allowed is not None and value not in allowed:
+            raise bad(key, f"must be one of the configured {what}: {', '.join(allowed)}; got {value!r}")
+
+    domain = _string(table, "domain", bad)
+    if domain is not None:
+        one_of("domain", domain, domains, "domains")
+    secondary = None
+    if "secondary_domains" in table:
+        secondary = _strings(table, "secondary_domains", bad, "a list of domains")
+        for value in secondary:
+            one_of("secondary_domains", value, domains, "domains")
+    fmt = _string(table, "format", bad)
+    if fmt is not None:
+        one_of("format", fmt, formats, "formats")
+    priority = _string(table, "priority", bad)
+    if priority is not None and priority not in PRIORITIES:
+        raise bad("priority", f"must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    tags = _strings(table, "tags", bad, "a list of tags")
+    for tag in tags:
+        if not NAME_RE.fullmatch(tag):
+            raise bad("tags", f"holds {tag!r}; tags are lowercase kebab-case like \"interpretability\"")
+
+    template = _string(table, "template", bad)
+    if template is not None:
+        resolved = Path(template).expanduser()
+        resolved = resolved if resolved.is_absolute() else (base / resolved).resolve()
+        if not resolved.is_file():
+            raise bad("template", f"must name an existing template file (relative to the sources "
+                                  f"file's folder); {resolved} does not exist")
+        template = str(resolved)
+
+    backfill = table.get("backfill", DEFAULT.backfill)
+    if isinstance(backfill, bool) or not isinstance(backfill, int) or backfill < 0:
+        raise bad("backfill", f"must be a whole number, 0 or more, got {backfill!r}")
+    enabled = table.get("enabled", DEFAULT.enabled)
+    if not isinstance(enabled, bool):
+        raise bad("enabled", f"must be true or false, got {enabled!r}")
+
+    return Source(
+        name=name,
+        url=url.strip(),
+        kind=kind,
+        every=every,
+        include=patterns["include"],
+        exclude=patterns["exclude"],
+        defaults=NoteDefaults(
+            domain=domain,
+            secondary_domains=secondary,
+            format=fmt,
+            priority=priority,
+            tags=tags,
+            author=_string(table, "author", bad),
+        ),
+        template=template,
+        backfill=backfill,
+        enabled=enabled,
+    )
+
+
+def _string(table: dict, key: str, bad) -> str | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise bad(key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(table: dict, key: str, bad, what: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):  # one value written without brackets
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise bad(key, f"must be {what}, as strings in brackets: [\"…\", \"…\"]; got {value!r}")
+    return tuple(value)
+
+
+# ---- editing -----------------------------------------------------------------------------------
+
+
+def add_source(path: Path, source: Source) -> None:
+    """Append `source` as a [[source]] table, leaving the rest of the file byte for byte as it was.
+
+    Refused when its name, or its address (compared by url_key: scheme, `www.`, tracking parameters
+    and trailing slashes aside), is configured already. Creates the file if missing."""
+    path = Path(path)
+    where = str(path)
+    text = _read(path) or ""
+    base = path.resolve().parent
+    existing = _parse(text, where, base)
+    for other in existing:
+        if other.name == source.name:
+            raise ConfigError(
+                f"{where}: source '{source.name}': key 'name' is taken already; choose another name "
+                f"(taken: {', '.join(s.name for s in existing)})"
+            )
+    try:
+        key = url_key(source.url)
+    except InvalidURLError as exc:
+        raise ConfigError(
+            f"{where}: source '{source.name}': key 'url' must be a full http:// or https:// address: "
+            f"{exc.message}, got {source.url!r}"
+        ) from None
+    for other in existing:
+        if url_key(other.url) == key:
+            raise ConfigError(
+                f"{where}: source '{source.name}': key 'url' {source.url} is already configured as "
+                f"source '{other.name}' ({other.url})"
+            )
+
+    table = _table(source, base)
+    doc = tomlkit.parse(text)
+    if "source" in doc and not isinstance(doc["source"], tomlkit.items.AoT):
+        # written as `source = [{…}, …]`: appending [[source]] text would redefine the key
+        doc["source"].append(_inline(table))
+        new_text = tomlkit.dumps(doc)
+    else:
+        block = tomlkit.document()
+        aot = tomlkit.aot()
+        aot.append(table)
+        block["source"] = aot
+        newline = "\r\n" if "\r\n" in text else "\n"
+        addition = tomlkit.dumps(block).replace("\n", newline)
+        if text and not text.endswith("\n"):
+            text += newline
+        if text.strip() and not text.endswith(newline * 2):
+            text += newline
+        new_text = text + addition
+    after = _parse(new_text, where, base)
+    if [s.name for s in after] != [s.name for s in existing] + [source.name]:
+        raise ConfigError(f"{where}: could not append source '{source.name}' safely; add it by hand")
+    _write(path, new_text)
+
+
+def remove_source(path: Path, name: str) -> None:
+    """Delete the [[source]] table named `name`; every comment in the file stays."""
+    path = Path(path)
+    text, doc, index = _locate(path, name)
+    before = tomllib.loads(text)["source"]
+    expected = before[:index] + before[index + 1:]
+    array = doc["source"]
+    new_text = _cut_table(text, index, len(array)) if isinstance(array, tomlkit.items.AoT) else None
+    if new_text is None or _tables(new_text) != expected:
+        del array[index]  # tomlkit drops the comments that follow the table: the fallback only
+        new_text = tomlkit.dumps(doc)
+    _parse(new_text, str(path), path.resolve().parent)
+    _write(path, new_text)
+
+
+def set_source_url(path: Path, name: str, new_url: str) -> None:
+    """Point source `name` at `new_url` (a feed moved for good); every comment in the file stays."""
+    path = Path(path)
+    where = str(path)
+    text, doc, index = _locate(path, name)
+    try:
+        key = url_key(new_url)
+    except InvalidURLError as exc:
+        raise ConfigError(
+            f"{where}: source '{name}': key 'url' must be a full http:// or https:// address: "
+            f"{exc.message}, got {new_url!r}"
+        ) from None
+    sources = _parse(text, where, path.resolve().parent)
+    for other in sources:
+        if other.name != name and url_key(other.url) == key:
+            raise ConfigError(
+                f"{where}: source '{name}': key 'url' {new_url} is already configured as "
+                f"source '{other.name}'; remove one of the two"
+            )
+    if sources[index].url == new_url:
+        return
+    doc["source"][index]["url"] = new_url  # tomlkit keeps the line's comment and the table's layout
+    new_text = tomlkit.dumps(doc)
+    _parse(new_text, where, path.resolve().parent)
+    _write(path, new_text)
+
+
+def _tables(text: str) -> list[dict] | None:
+    try:
+        return tomllib.loads(text).get("source", [])
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _locate(path: Path, name: str) -> tuple[str, tomlkit.TOMLDocument, int]:
+    where = str(path)
+    text = _read(path)
+    if text is None:
+        raise ConfigError(f"{where}: sources file not found, so there is no source '{name}'")
+    sources = _parse(text, where, path.resolve().parent)
+    names = [s.name for s in sources]
+    if name not in names:
+        known = ", ".join(names) or "none"
+        raise ConfigError(f"{where}: no source named '{name}'; the sources are: {known}")
+    return text, tomlkit.parse(text), names.index(name)
+
+
+def _cut_table(text: str, index: int, count: int) -> str | None:
+    """`text` without the lines of the index-th [[source]] table: its header down to its last
+    key line. Comment lines after it stay: they usually introduce what follows (a commented-out
+    source, a section). None when the headers cannot be told apart by line."""
+    lines = text.splitlines(keepends=True)
+    headers = [i for i, line in enumerate(lines) if _HEADER.fullmatch(line.rstrip("\r\n"))]
+    if len(headers) != count:
+        return None  # a header inside a multi-line string, or written oddly: let tomlkit do it
+    start = headers[index]
+    stop = headers[index + 1] if index + 1 < count else len(lines)
+    end = start + 1
+    for i in range(start + 1, stop):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#"):
+            end = i + 1
+    kept = lines[:start] + lines[end:]
+    # do not leave two blank lines where the table was
+    if start < len(kept) and not kept[start].strip() and (start == 0 or not kept[start - 1].strip()):
+        del kept[start]
+    return "".join(kept)
+
+
+def _table(source: Source, base: Path) -> tomlkit.items.Table:
+    """The keys of `source` that differ from the defaults, in the documented order."""
+    values: dict[str, object] = {"name": source.name, "url": source.url}
+    if source.kind is not None:
+        values["kind"] = source.kind
+    if source.every != DEFAULT.every:
+        values["every"] = format_interval(source.every)
+    for key in ("include", "exclude"):
+        if getattr(source, key):
+            values[key] = [_pattern(p) for p in getattr(source, key)]
+    d = source.defaults
+    for key in ("domain", "secondary_domains", "format", "priority", "tags", "author"):
+        value = getattr(d, key)
+        if value is None or (key == "tags" and not value):
+            continue
+        values[key] = list(value) if isinstance(value, tuple) else value
+    if source.template is not None:
+        template = Path(source.template)
+        try:
+            template = template.resolve().relative_to(base)
+        except ValueError:
+            pass  # outside the sources file's folder: keep it absolute
+        values["template"] = template.as_posix()
+    if source.backfill != DEFAULT.backfill:
+        values["backfill"] = source.backfill
+    if source.enabled != DEFAULT.enabled:
+        values["enabled"] = source.enabled
+    table = tomlkit.table()
+    for key in KEY_ORDER:
+        if key in values:
+            table[key] = values[key]
+    return table
+
+
+def _pattern(pattern: str) -> tomlkit.items.String | str:
+    """A regular expression as a 'literal string' when it can be: no backslashes to double."""
+    if "\\" in pattern and "'" not in pattern and "\n" not in pattern:
+        return tomlkit.string(pattern, literal=True)
+    return pattern
+
+
+def _inline(table: tomlkit.items.Table) -> tomlkit.items.InlineTable:
+    inline = tomlkit.inline_table()
+    inline.update(table.unwrap())
+    return inline
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace the file in one step, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- names -------------------------------------------------------------------------------------
+
+
+def unique_name(url: str, taken: set[str]) -> str:
+    """A kebab-case name from the URL's host and path, e.g. https://rss.arxiv.org/rss/cs.AI →
+    "arxiv-cs-ai", suffixed -2, -3 … when taken."""
+    return unique(_name_from_url(url), taken)
+
+
+def unique(name: str, taken: Iterable[str]) -> str:
+    """`name` cut to MAX_NAME, or with the first free suffix -2, -3 …"""
+    taken = set(taken)
+    base = slug(name) or "source"
+    if base not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: MAX_NAME - len(suffix)].rstrip("-") + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def slug(text: str) -> str:
+    """Lowercase ASCII kebab-case of at most MAX_NAME characters, cut at a hyphen when it can be."""
+    name = tag_slug(text)
+    if len(name) > MAX_NAME:
+        cut = name[:MAX_NAME + 1]
+        name = cut.rsplit("-", 1)[0] if "-" in cut else name[:MAX_NAME]
+    return name.strip("-")
+
+
+def _name_from_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    labels = [label for label in (parts.hostname or "").split(".") if label]
+    if len(labels) >= 2:
+        labels = labels[:-1]  # the top-level domain says nothing about the source
+        if len(labels) >= 2 and labels[-1] in ("co", "com", "ac", "org", "gov", "edu", "net"):
+            labels = labels[:-1]  # example.co.uk
+    words = [label for label in labels if label not in _URL_NOISE]
+    if len(words) > 1:
+        words = [w for w in words if w not in _PLATFORMS] or words
+    for segment in parts.path.split("/"):
+        segment = segment.lower()
+        for suffix in _SUFFIXES:
+            segment = segment.removesuffix(suffix)
+        if segment and segment not in _URL_NOISE:
+            words.append(segment)
+    return slug("-".join(words[:5])) or "source"
