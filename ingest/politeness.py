@@ -56,6 +56,12 @@ class PoliteFetcher:
     def close(self) -> None:
         self.fetcher.close()
 
+    def __enter__(self) -> PoliteFetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def _paced(self, url: str, headers: dict[str, str] | None, host: _Host) -> FetchResult:
         with host.gate:
             wait = host.next_at - self._clock()
@@ -85,6 +91,7 @@ class PoliteFetcher:
                 result = self._paced(origin + "/robots.txt", None, host)
                 host.robots = Protego.parse(result.content.decode("utf-8", "replace"))
                 host.robots_until = self._clock() + ROBOTS_TTL
+                host.next_at = self._clock() + self._delay(host)  # its Crawl-delay counts from now
             except FetchError as exc:
                 if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                     host.robots = None  # no robots.txt: everything allowed (RFC 9309)

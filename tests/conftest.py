@@ -40,6 +40,7 @@ def workspace(tmp_path, monkeypatch) -> Path:
         "deadline = 5.0\n"
         "retries = 1\n"
         "backoff = 0.0\n"
+        "host_delay = 0.0\n"
     )
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -56,7 +56,7 @@ def site(cli, httpserver):
 
     httpserver.expect_request(__import__("re").compile(".*")).respond_with_handler(handler)
     config = cli.root / "config" / "ingest.toml"
-    config.write_text(config.read_text() + "host_delay = 0.0\nmin_interval = 0.0\n")
+    config.write_text(config.read_text() + "min_interval = 0.0\n")
 
     class Site:
         base = httpserver.url_for("").rstrip("/")
