@@ -5,6 +5,7 @@ Exit codes: 0 all done, 1 some item failed, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -375,8 +376,9 @@ def _discover(settings, url: str) -> tuple[str, str]:
     from .feeds import looks_like_feed
     from .fetch import Fetcher
     from .pages import discover_feed
+    from .politeness import PoliteFetcher
 
-    with Fetcher(settings) as fetcher:
+    with PoliteFetcher(Fetcher(settings), settings) as fetcher:
         try:
             result = fetcher.fetch(url)
             if looks_like_feed(result.content, result.content_type):
@@ -417,6 +419,8 @@ def sources_check(ctx, name):
     with _open_run(settings, dry_run=True, force=False) as run:
         known = {s.name: s for s in _guard(run.ledger.source_states)}
         state = known.get(name) or fresh_state(source, run.clock())
+        # parse even an unchanged document: the point is to show what it holds
+        state = dataclasses.replace(state, etag=None, last_modified=None, body_hash=None)
         report = _guard(lambda: poll_source(run, state, source, due_only=False))
     if report.status == "failed":
         click.echo(f"source {name} failed: {report.error}")

@@ -110,6 +110,7 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
 
     def one(job: Job) -> Outcome:
         if run.stop.is_set():
+            defer(run, job)
             return Outcome(job.url, "skipped", error="stopped before it started")
         # the same URL twice in one batch: the second waits for the first and is its duplicate
         with run._locks[try_key(job.url) or job.url]:
@@ -124,8 +125,22 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
             for future in futures:
                 yield future.result()
         finally:
-            for future in futures:
-                future.cancel()
+            for job, future in zip(jobs, futures):
+                if future.cancel():
+                    defer(run, job)
+
+
+def defer(run: Run, job: Job) -> None:
+    """A source's entry that a stop kept from running: the source counts it as seen, so leave an
+    item due for retry at once, or the entry would never be ingested."""
+    if job.source_id is None or run.dry_run:
+        return
+    with contextlib.suppress(IngestError):
+        now = run.clock()
+        item_id = run.ledger.claim(job.url, url_key(job.url), now, source_id=job.source_id, hint=_hint_json(job.hint))
+        if item_id is not None:
+            run.ledger.finish(item_id, "failed", now, error="stopped before it started", error_code="interrupted",
+                              retry_at=now, attempts=0)
 
 
 def spread_by_host(jobs: Iterable[Job]) -> list[Job]:

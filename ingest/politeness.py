@@ -98,9 +98,9 @@ class PoliteFetcher:
                     host.robots_until = self._clock() + ROBOTS_TTL
                 elif exc.code == "too_large":
                     host.robots, host.robots_until = None, self._clock() + ROBOTS_TTL
-                elif not exc.transient:
-                    raise  # blocked address, DNS, TLS: the page itself would fail the same way
-                else:  # unreachable: assume nothing is allowed for now, ask again soon (RFC 9309)
+                elif not exc.transient or exc.status is None:
+                    raise  # unreachable host, blocked address, DNS, TLS: the page would fail the same way
+                else:  # a 5xx or 429: assume nothing is allowed for now, ask again soon (RFC 9309)
                     host.robots = Protego.parse("User-agent: *\nDisallow: /")
                     host.robots_until = self._clock() + ROBOTS_RETRY
             return host.robots

@@ -45,11 +45,14 @@ def run_forever(run: Run, load_sources: Callable[[], list[Source]], *,
 
     def stop(signum, _frame) -> None:
         run.stop.set()
-        scheduler.shutdown(wait=False)
+        if scheduler.running:  # a second signal while the tick in flight finishes: already stopping
+            scheduler.shutdown(wait=False)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     scheduler.add_job(tick, IntervalTrigger(seconds=tick_seconds, jitter=min(5.0, tick_seconds / 10)),
                       id="poll", next_run_time=_now())
+    if run.stop.is_set():  # a signal came before the scheduler started
+        return
     try:
         scheduler.start()
     finally:
