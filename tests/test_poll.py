@@ -289,3 +289,19 @@ def test_named_source_is_polled_due_or_not(cli, site):
     assert cli("poll", "--source", "lab").output.startswith("source lab:")
     assert ledger(cli, "SELECT name FROM sources WHERE last_polled_at IS NOT NULL") == [("lab",)]
     assert cli("poll", "--source", "nope").exit_code == 2
+
+
+def test_a_source_answering_429_waits_as_long_as_it_asks(cli, site, httpserver):
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/feed.xml").respond_with_data("slow down", status=429, headers={"Retry-After": "7200"})
+    site.sources(feed_source(site))
+    cfg = cli.root / "config" / "ingest.toml"
+    cfg.write_text(cfg.read_text().replace("retries = 1", "retries = 0"))
+    result = cli("poll")
+    assert result.exit_code == 1 and "source lab failed: HTTP 429 Too Many Requests" in result.output
+    [(polled, next_check)] = ledger(cli, "SELECT last_polled_at, next_check_at FROM sources")
+    wait = datetime.fromisoformat(next_check) - datetime.fromisoformat(polled)
+    assert wait == timedelta(hours=2)
+    listed = cli("sources", "list", "--json").output
+    assert '"health": "failing \\u00d71: HTTP 429 Too Many Requests"' in listed
