@@ -32,7 +32,8 @@ def normalize_url(url: str) -> str:
     if any(c.isspace() for c in raw):
         raise InvalidURLError("URL contains spaces; percent-encode them as %20", url=url)
     try:
-        normalized = courlan.normalize_url(raw)
+        # a SplitResult, not the string: courlan HTML-unescapes strings, turning "&lt=0" into "<=0"
+        normalized = courlan.normalize_url(parts)
     except (ValueError, UnicodeError) as exc:
         raise InvalidURLError(f"malformed URL ({exc})", url=url) from None
     return urlunsplit(urlsplit(normalized)._replace(fragment=""))

@@ -73,7 +73,7 @@ class Scheduler:
     def notes(self) -> list[Path]:
         return sorted((self.root / "seeds").glob("*.md"))
 
-    def wait_for(self, condition, what: str, timeout: float = 10.0) -> None:
+    def wait_for(self, condition, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if self.proc.poll() is not None:
@@ -83,7 +83,7 @@ class Scheduler:
                 pytest.fail(f"timed out waiting for {what}:\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}")
             time.sleep(0.05)
 
-    def terminate(self, timeout: float = 5.0) -> int:
+    def terminate(self, timeout: float = 15.0) -> int:
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
