@@ -78,7 +78,7 @@ class Outcome:
     """What happened to one URL: created, duplicate or failed."""
 
     url: str
-    status: str  # "created" | "duplicate" | "failed"
+    status: str  # "created" | "duplicate" | "failed" | "skipped" (a stop came first)
     path: str | None = None
     error: str | None = None
     code: str | None = None
