@@ -49,6 +49,7 @@ class Document:
     description: str | None = None
     language: str | None = None
     keywords: tuple[str, ...] = ()  # the page's own keywords, categories and tags
+    page_types: tuple[str, ...] = ()  # what the page says it is: og:type, JSON-LD @type, "citation" (citation_* tags)
 
 
 @dataclass(frozen=True)
