@@ -13,12 +13,14 @@ from trafilatura.utils import normalize_unicode
 
 from .charset import decode_html
 from .errors import ExtractError
+from .metadata import best_authors, best_date, best_title, parse_html, read_meta
 from .models import Document, FetchResult
 from .urls import InvalidURLError, normalize_url, same_site
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MIN_WORDS = 20  # below this a "main text" is a cookie notice or a "please enable JavaScript"
-TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " :: ")
+MIN_CHARS = 120
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 def page_html(result: FetchResult) -> str:
@@ -42,8 +44,12 @@ def page_html(result: FetchResult) -> str:
 
 def extract_document(html: str, url: str, *, today: date) -> Document:
     """Extract the article in `html`, fetched from `url` (the final URL after redirects)."""
+    tree = parse_html(html)
+    meta = read_meta(tree)  # before extraction, which prunes the tree
+    if tree is not None:
+        drop_hidden(tree)
     found = bare_extraction(
-        html,
+        tree if tree is not None else html,
         url=url,
         with_metadata=True,
         include_links=True,
@@ -54,26 +60,39 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         date_extraction_params={"extensive_search": True, "original_date": True, "max_date": today.isoformat()},
     )
     text = normalize_unicode(xmltotxt(found.body, include_formatting=True)).strip() if found else ""
-    if len(text.split()) < MIN_WORDS:
+    # scripts without spaces between words (Chinese, Japanese) are measured in characters
+    if len(text.split()) < MIN_WORDS and len(text) < MIN_CHARS:
         raise ExtractError(
             "no main text found (the page may be empty, a login wall, or need JavaScript)",
             url=url,
             code="no_main_text",
         )
-    sitename = _site_name(found.sitename, url)
-    title = _strip_site_name(_clean(found.title), sitename) or _title_from_url(url)
+    sitename = _site_name(found.sitename, url) or meta.first("og:site_name")
+    title = best_title(meta, sitename, url, _clean(found.title)) or _title_from_url(url)
     return Document(
         url=url,
         canonical_url=_canonical(found.url, url),
         title=title,
         text=text,
-        author=_authors(found.author),
-        date=_past_date(found.date, today),
+        author=best_authors(meta, found.author),
+        date=best_date(meta, found.date, today),
         sitename=sitename,
         description=_clean(found.description),
         language=found.language,
         keywords=_keywords(found.categories, found.tags),
+        page_types=meta.page_types,
     )
+
+
+def drop_hidden(tree) -> None:
+    """Remove what a reader never sees (hidden attribute, display:none, aria-hidden), which
+    extraction would otherwise take for text."""
+    for element in list(tree.iter()):
+        if not isinstance(element.tag, str) or element.tag in ("html", "body") or element.getparent() is None:
+            continue
+        if (element.get("hidden") is not None or element.get("aria-hidden") == "true"
+                or HIDDEN_STYLE.search(element.get("style") or "")):
+            element.drop_tree()
 
 
 def text_hash(text: str) -> str:
@@ -111,43 +130,9 @@ def _canonical(declared: str | None, fetched: str) -> str:
     return fetched
 
 
-def _strip_site_name(title: str | None, sitename: str | None) -> str | None:
-    """Drop a site name glued to the headline: `Headline | Site`, `Site - Headline`."""
-    if not title or not sitename:
-        return title
-    site = sitename.lower()
-    for sep in TITLE_SEPARATORS:
-        head, _, tail = title.rpartition(sep)
-        if head and tail.lower() == site:
-            return head.strip()
-        head, _, tail = title.partition(sep)
-        if tail and head.lower() == site:
-            return tail.strip()
-    return title
-
-
 def _title_from_url(url: str) -> str:
     last = [part for part in url.split("?")[0].split("/") if part][-1]
     return re.sub(r"[-_]+", " ", re.sub(r"\.\w+$", "", last)).strip() or url
-
-
-def _authors(value: str | None) -> str | None:
-    """trafilatura joins authors with '; '; notes join them with ', ' and drop a leading 'By'."""
-    value = _clean(value)
-    if not value:
-        return None
-    names = [re.sub(r"^by\s+", "", n.strip(), flags=re.IGNORECASE) for n in value.split(";")]
-    return ", ".join(n for n in names if n) or None
-
-
-def _past_date(value: str | None, today: date) -> str | None:
-    if not value:
-        return None
-    try:
-        found = date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-    return found.isoformat() if found <= today else None
 
 
 def _keywords(*groups: list[str] | None) -> tuple[str, ...]:

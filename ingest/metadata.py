@@ -1,0 +1,396 @@
+"""The article's title, authors, publication date and site name, reconciled from everything the
+page declares: JSON-LD, Open Graph, citation_* (Highwire), Dublin Core, <meta>, <title>, <h1> (pure).
+
+General rules only: each field takes the most specific declaration that exists, cleaned of
+what sites glue onto it (site names on titles, "By" and dates on bylines, times on dates).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from html import unescape
+from urllib.parse import urlsplit
+
+from lxml import html as lxml_html
+
+ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "scholarlyarticle", "report", "techarticle",
+                 "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle", "posting",
+                 "socialmediaposting", "liveblogposting", "webpage", "creativework", "medicalscholarlyarticle")
+TITLE_SEPARATORS = re.compile(r"\s+[|\-–—·•:»›/\\]\s+|\s*\|\s*")
+DATE_META = (  # most specific first: a declared publication date beats a generic "date"
+    "article:published_time", "og:article:published_time", "citation_publication_date", "citation_date",
+    "citation_online_date", "dcterms.issued", "dc.date.issued", "prism.publicationdate", "originalpublicationdate",
+    "publication_date", "publish-date", "publishdate", "pubdate", "parsely-pub-date", "datepublished",
+    "og:published_time", "dcterms.created", "dc.date.created", "dcterms.date", "dc.date", "date",
+)
+AUTHOR_META = ("author", "article:author", "og:article:author", "dc.creator", "dcterms.creator", "parsely-author",
+               "sailthru.author", "byl", "twitter:creator")
+PLACEHOLDER_AUTHORS = re.compile(
+    r"^(admin(istrator)?|staff|editor(s|ial)?( team| staff)?|web ?master|guest|unknown|anonymous|author|"
+    r"redaktion|team|newsroom|wp\w*|user\d*|root)$", re.I)
+BYLINE_PREFIX = re.compile(
+    r"^\s*(written\s+by|posted\s+by|published\s+by|story\s+by|words\s+by|text\s+by|reported\s+by|by|par|von|"
+    r"por|di|door|av|af|autor(in)?:?|author:?|interview:?)\s+", re.I)
+MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+          "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre")
+TRAILING_DATE = re.compile(
+    rf"[\s,|•·-]*(\b(last updated|updated|published|posted|on)\b:?\s*)?(\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|"
+    rf"\d{{4}}-\d{{2}}-\d{{2}}|(\d{{1,2}}\.?\s+)?\b({MONTHS})[a-zé]*\.?\s+\d{{1,4}}\b|"
+    rf"\d{{1,2}}:\d{{2}}).*$",
+    re.I)
+FULL_MONTH = re.compile(r"\s+(january|february|march|april|june|july|august|september|october|november|"
+                        r"december|januar|februar|märz|juni|juli|oktober|dezember)\.?$", re.I)
+ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|special|associate|managing|editor|"
+                         r"reporter|correspondent|writer|columnist|contributor|photographer|journalist|"
+                         r"the associated press|reuters|afp|dpa)\b.*$", re.I)
+ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
+                       r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+
+
+
+
+@dataclass
+class PageMeta:
+    """Every declaration of the page that the reconciling rules look at."""
+
+    meta: dict[str, list[str]] = field(default_factory=dict)  # lower-case name/property/itemprop → contents
+    jsonld: list[dict] = field(default_factory=list)  # every JSON-LD object, @graph flattened
+    title_tag: str | None = None
+    h1: list[str] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)  # <time> elements: datetime attribute or text
+
+    def first(self, *names: str) -> str | None:
+        for name in names:
+            for value in self.meta.get(name, ()):
+                if value.strip():
+                    return clean(value)
+        return None
+
+    def article(self) -> dict | None:
+        """The JSON-LD object that describes the article (not the site, the breadcrumb or the logo)."""
+        for wanted in (ARTICLE_TYPES[:-2], ARTICLE_TYPES):
+            for obj in self.jsonld:
+                if any(t.lower() in wanted for t in _types(obj)) and (obj.get("headline") or obj.get("name")):
+                    return obj
+        return None
+
+    @property
+    def page_types(self) -> tuple[str, ...]:
+        found = [self.first("og:type")] + [t for obj in self.jsonld for t in _types(obj)]
+        if any(name.startswith("citation_") for name in self.meta):
+            found.append("citation")
+        return tuple(dict.fromkeys(t.lower() for t in found if t))
+
+
+def parse_html(page: str) -> lxml_html.HtmlElement | None:
+    """The page as a tree, parsed as trafilatura parses it; None for a page lxml cannot read."""
+    # the text is already decoded: say so, or a <meta charset> in it would decode it a second time
+    parser = lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                  remove_comments=True, remove_pis=True)
+    try:
+        return lxml_html.fromstring(page.encode("utf-8", "replace"), parser=parser)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        return None
+
+
+def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
+    """Collect the page's declarations."""
+    meta = PageMeta()
+    if tree is None:
+        return meta
+    for element in tree.iter("meta"):
+        name = element.get("name") or element.get("property") or element.get("itemprop")
+        content = element.get("content")
+        if name and content is not None:
+            meta.meta.setdefault(name.strip().lower(), []).append(content)
+    for element in tree.iterfind(".//*[@itemprop]"):
+        if element.tag == "meta":
+            continue
+        for prop in element.get("itemprop", "").lower().split():  # itemprop="author creator"
+            if prop not in ("datepublished", "author", "headline"):
+                continue
+            named = element.find('.//*[@itemprop="name"]') if prop == "author" else None
+            source = named if named is not None else element
+            value = source.get("datetime") or source.get("content") or source.text_content()
+            if value and value.strip():
+                meta.meta.setdefault(f"itemprop:{prop}", []).append(value)
+    for script in tree.iterfind(".//script[@type]"):
+        if "ld+json" in script.get("type", "").lower() and script.text:
+            meta.jsonld.extend(_jsonld_objects(script.text))
+    for element in tree.iter("time"):  # visible dates, in page order
+        value = element.get("datetime") or element.text_content()
+        if value and value.strip():
+            meta.times.append(value.strip())
+    title = tree.find(".//title")
+    meta.title_tag = clean(title.text_content()) if title is not None else None
+    meta.h1 = [t for t in (clean(h.text_content()) for h in tree.iter("h1")) if t]
+    return meta
+
+
+def clean(value: str | None) -> str | None:
+    """Entities decoded (twice-encoded ones too), whitespace collapsed."""
+    if value is None:
+        return None
+    text = " ".join(unescape(unescape(value)).split())
+    return text or None
+
+
+# -- title --------------------------------------------------------------------------------------
+
+
+def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | None) -> str | None:
+    """The headline. A title the page declares (citation, JSON-LD, Dublin Core, Open Graph) wins,
+    cleaned of the site's name; without one, the <h1> that the <title> contains, else the
+    <title> cleaned of the site's name."""
+    article = meta.article() or {}
+    declared = [
+        meta.first("citation_title"),
+        clean(_text(article.get("headline"))),
+        meta.first("dc.title", "dcterms.title", "og:title", "twitter:title"),
+        clean(_text(article.get("name"))),
+    ]
+    sites = _site_names(meta, sitename, url)
+    headings = [h for h in meta.h1 if len(_norm(h)) >= 3 and not _is_site(h, sites)]
+    declared = [d for d in declared if d]
+    if declared:
+        # the declaration the visible page agrees with (Wikipedia's JSON-LD headline is a
+        # description, its name the title); else the most specific one
+        seen = _norm(meta.title_tag) + "".join(_norm(h) for h in headings)
+        confirmed = [d for d in declared if _norm(strip_site(d, sites)) in seen]
+        return strip_site((confirmed or declared)[0], sites)
+    if meta.title_tag:
+        stripped = strip_site(meta.title_tag, sites)
+        # an <h1> that is most of the <title> is the headline without the section names around it
+        inside = [h for h in headings if _norm(h) in _norm(stripped) and len(_norm(h)) >= 0.4 * len(_norm(stripped))]
+        if inside:
+            return max(inside, key=lambda h: len(_norm(h)))
+        return stripped
+    return headings[0] if headings else fallback
+
+
+def strip_site(title: str, sites: list[str]) -> str:
+    """`Headline | Site`, `Site - Headline`, `Headline - Section - Site` → `Headline`."""
+    parts = [p for p in TITLE_SEPARATORS.split(title) if p and p.strip()]
+    if len(parts) < 2:
+        return title
+    seps = TITLE_SEPARATORS.findall(title)
+    while len(parts) > 1 and _is_site(parts[-1], sites):
+        parts.pop()
+        seps.pop()
+    while len(parts) > 1 and _is_site(parts[0], sites):
+        parts.pop(0)
+        seps.pop(0)
+    head, colon, rest = parts[0].partition(": ")  # "Site: Headline"
+    if colon and rest and _is_site(head, sites):
+        parts[0] = rest
+    # an unknown site name: a short last segment after a strong separator ("Headline | Blog Name");
+    # a date glued on at the end ("Headline : 06.11.2023, 11.41 Uhr")
+    if len(parts) > 1 and (
+        (seps[-1].strip() in ("|", "–", "—", "·", "»", "›", "•") and len(parts[-1].split()) <= 3
+         and len(" ".join(parts[:-1]).split()) >= 3)
+        or re.fullmatch(r"[\d.:/,\s-]+(uhr|h|am|pm)?", parts[-1].strip(), re.I)
+    ):
+        parts.pop()
+        seps.pop()
+    rebuilt = parts[0]
+    for sep, part in zip(seps, parts[1:]):
+        rebuilt += sep + part
+    return rebuilt.strip()
+
+
+def _is_site(segment: str, sites: list[str]) -> bool:
+    norm = _norm(segment)
+    if not norm:
+        return False
+    return any(norm == s or (len(s) > 3 and (norm.startswith(s) or s.startswith(norm))) for s in sites)
+
+
+def _site_names(meta: PageMeta, sitename: str | None, url: str) -> list[str]:
+    names = [sitename, meta.first("og:site_name", "application-name", "apple-mobile-web-app-title",
+                                  "citation_journal_title", "twitter:site")]
+    for obj in meta.jsonld:
+        if any(t.lower() in ("website", "organization", "newsmediaorganization") for t in _types(obj)):
+            names.append(_text(obj.get("name")))
+        publisher = obj.get("publisher")
+        if isinstance(publisher, dict):
+            names.append(_text(publisher.get("name")))
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    names += [host, host.split(".")[0]]
+    return list(dict.fromkeys(n for n in (_norm(x) for x in names if x) if n))
+
+
+def _same_headline(h1: str, title: str) -> bool:
+    a, b = _norm(h1), _norm(title)
+    return bool(a) and (a == b or (len(a) >= 12 and a in b and len(a) >= 0.35 * len(b)))
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"[^\w]+", "", (text or "").lower().lstrip("@"))
+
+
+# -- authors ------------------------------------------------------------------------------------
+
+
+def best_authors(meta: PageMeta, fallback: str | None) -> str | None:
+    """The people (or organisation) who wrote it, joined with ', '."""
+    article = meta.article() or {}
+    for names in (
+        _jsonld_people(article.get("author") or article.get("creator")),
+        [_first_last(a) for a in meta.meta.get("citation_author", [])],
+        [a for name in AUTHOR_META for a in meta.meta.get(name, [])],
+        meta.meta.get("itemprop:author", []),
+        [fallback] if fallback else [],
+    ):
+        people = clean_authors(names)
+        if people:
+            return ", ".join(people)
+    return None
+
+
+def clean_authors(values: list[str | None]) -> list[str]:
+    """Bylines → names: no "By", no dates, roles, URLs, e-mails or placeholders; duplicates gone."""
+    people: dict[str, str] = {}
+    for value in values:
+        for name in _split_people(clean(value) or ""):
+            key = name.lower()
+            if key not in people:
+                people[key] = name
+    return list(people.values())
+
+
+def _split_people(byline: str) -> list[str]:
+    byline = re.sub(r"\(?\s*(https?://|www\.)\S*\s*\)?|\S+@\S+\.\w+", " ", byline).strip()
+    byline = BYLINE_PREFIX.sub("", byline)
+    byline = re.split(r"\s+(?:edited|photos?|illustrations?|updated|reviewed)\s+by\s+", byline, flags=re.I)[0]
+    byline = FULL_MONTH.sub("", TRAILING_DATE.sub("", byline))
+    parts = re.split(r"\s*;\s*|\s+(?:and|und|et|y|e|&)\s+|\s*,\s*(?=[^,]+\s[^,]+)", byline)
+    if any(len(p.strip()) < 2 for p in parts):  # "Mac & i" is one name, not two
+        parts = [byline]
+    names = []
+    for part in parts:
+        part = ROLE_SUFFIX.sub("", BYLINE_PREFIX.sub("", part)).strip(" ,;:|-–—").strip()
+        part = part.rstrip(".") if not re.search(r"\b\w\.$", part) else part  # keep an initial's dot
+        if _looks_like_name(part):
+            names.append(part)
+    return names
+
+
+def _looks_like_name(text: str) -> bool:
+    if not text or len(text) > 80 or PLACEHOLDER_AUTHORS.match(text) or ROLE_ONLY.match(text):
+        return False
+    if "@" in text and " " not in text or re.match(r"(https?:|www\.)", text, re.I) or "/" in text:
+        return False
+    return any(c.isalpha() for c in text) and len(text.split()) <= 6
+
+
+def _first_last(name: str) -> str:
+    """citation_author is often `Last, First`."""
+    last, sep, first = name.partition(",")
+    return f"{first.strip()} {last.strip()}" if sep and first.strip() and "," not in first else name
+
+
+def _jsonld_people(value) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    names = []
+    for item in values:
+        if isinstance(item, dict):
+            name = _text(item.get("name"))
+            if not name and (item.get("givenName") or item.get("familyName")):
+                name = f"{_text(item.get('givenName')) or ''} {_text(item.get('familyName')) or ''}".strip()
+            names.append(name)
+        elif isinstance(item, str):
+            names.append(item)
+    return [n for n in names if n]
+
+
+# -- date ---------------------------------------------------------------------------------------
+
+
+def best_date(meta: PageMeta, fallback: str | None, today: date) -> str | None:
+    """The publication date as written (never a modified date, never in the future)."""
+    article = meta.article() or {}
+    declared = [_text(article.get("datePublished")), _text(article.get("dateCreated"))]
+    declared += [_text(obj.get("datePublished")) for obj in meta.jsonld]
+    declared += [meta.first(name) for name in DATE_META]
+    declared += meta.meta.get("itemprop:datepublished", [])
+    declared.append(_parsely_date(meta))
+    declared += meta.times[:1]  # the first visible date of the page, when nothing is declared
+    for value in declared:
+        day = parse_day(value, today)
+        if day:
+            return day
+    return parse_day(fallback, today)
+
+
+def parse_day(value: str | None, today: date) -> str | None:
+    """YYYY-MM-DD from an ISO or RFC 2822 date, taken as written (no time-zone shift)."""
+    if not value:
+        return None
+    match = ISO_DATE.search(value)
+    dotted = DOTTED_DATE.search(value)
+    try:
+        if match:
+            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        elif dotted:  # 31.03.2020, as central European sites write it
+            day = date(int(dotted.group(3)), int(dotted.group(2)), int(dotted.group(1)))
+        else:
+            day = parsedate_to_datetime(value.strip()).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return day.isoformat() if date(1990, 1, 1) <= day <= today else None
+
+
+def _parsely_date(meta: PageMeta) -> str | None:
+    raw = meta.first("parsely-page")
+    if not raw:
+        return None
+    try:
+        return _text(json.loads(raw).get("pub_date"))
+    except (ValueError, AttributeError):
+        return None
+
+
+# -- JSON-LD ------------------------------------------------------------------------------------
+
+
+def _jsonld_objects(text: str) -> list[dict]:
+    text = text.strip().removeprefix("<![CDATA[").removesuffix("]]>").strip().rstrip(";")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    found: list[dict] = []
+    stack = [data]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            found.append(item)
+            if isinstance(item.get("@graph"), list):
+                stack.extend(item["@graph"])
+            main = item.get("mainEntity") or item.get("mainEntityOfPage")
+            if isinstance(main, dict) and main.get("@type"):
+                stack.append(main)
+    return found
+
+
+def _types(obj: dict) -> list[str]:
+    kind = obj.get("@type", [])
+    return [k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)]
+
+
+def _text(value) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    if isinstance(value, dict):
+        return _text(value.get("name") or value.get("@value"))
+    return None
