@@ -213,9 +213,9 @@ def test_title_with_quotes_colon_and_newline_round_trips(cli, serve):
     text = note.read_text(encoding="utf-8")
     head = yaml.safe_load(text.split("---\n")[1])
     assert head["title"] == 'Scaling "Laws": a second look'
-    assert head["author"] == "Jane Doe"
+    assert head["author"] == 'Jane "JD" Doe'
     assert frontmatter.loads(text)["title"] == head["title"]
-    assert note.name == "2024-03-05-janedoe-scaling-laws-a-second-look.md"
+    assert note.name == "2024-03-05-janejddoe-scaling-laws-a-second-look.md"
 
 
 def test_dry_run_prints_the_note_and_touches_nothing(cli, serve):
