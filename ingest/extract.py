@@ -118,16 +118,27 @@ def _site_name(declared: str | None, url: str) -> str | None:
 
 
 def _canonical(declared: str | None, fetched: str) -> str:
-    """The page's own canonical URL when it stays on the fetched site; else the fetched URL."""
+    """The page's own canonical URL when it is trustworthy; else the fetched URL."""
     for candidate in (declared, fetched):
         if not candidate:
             continue
         try:
-            if candidate is fetched or same_site(candidate, fetched):
+            if candidate is fetched or (same_site(candidate, fetched) and not _points_up(candidate, fetched)):
                 return normalize_url(candidate)
         except InvalidURLError:
             continue
     return fetched
+
+
+def _points_up(canonical: str, fetched: str) -> bool:
+    """A canonical link to the home page or a section above the article is a site template's
+    mistake: believed, it would make every article a duplicate of the home page.
+    (One level up stays allowed: /story/amp → /story.)"""
+    up = [p for p in urlsplit(canonical).path.split("/") if p]
+    down = [p for p in urlsplit(fetched).path.split("/") if p]
+    if not up:
+        return bool(down) or bool(urlsplit(fetched).query)
+    return len(down) - len(up) >= 2 and down[: len(up)] == up
 
 
 def _title_from_url(url: str) -> str:

@@ -175,7 +175,10 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
 
 
 def strip_site(title: str, sites: list[str]) -> str:
-    """`Headline | Site`, `Site - Headline`, `Headline - Section - Site` → `Headline`."""
+    """`Headline | Site`, `Site - Headline`, `Site: Headline`, `Headline - Section - Site` → `Headline`."""
+    head, colon, rest = title.partition(": ")
+    if colon and rest and _is_site(head, sites):
+        title = rest
     parts = [p for p in TITLE_SEPARATORS.split(title) if p and p.strip()]
     if len(parts) < 2:
         return title
@@ -186,9 +189,6 @@ def strip_site(title: str, sites: list[str]) -> str:
     while len(parts) > 1 and _is_site(parts[0], sites):
         parts.pop(0)
         seps.pop(0)
-    head, colon, rest = parts[0].partition(": ")  # "Site: Headline"
-    if colon and rest and _is_site(head, sites):
-        parts[0] = rest
     # an unknown site name: a short last segment after a strong separator ("Headline | Blog Name");
     # a date glued on at the end ("Headline : 06.11.2023, 11.41 Uhr")
     if len(parts) > 1 and (
