@@ -74,7 +74,7 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         canonical_url=_canonical(found.url, url),
         title=title,
         text=text,
-        author=best_authors(meta, found.author),
+        author=best_authors(meta, found.author, sitename, url),
         date=best_date(meta, found.date, today),
         sitename=sitename,
         description=_clean(found.description),

@@ -28,7 +28,7 @@ DATE_META = (  # most specific first: a declared publication date beats a generi
     "og:published_time", "dcterms.created", "dc.date.created", "dcterms.date", "dc.date", "date",
 )
 AUTHOR_META = ("author", "article:author", "og:article:author", "dc.creator", "dcterms.creator", "parsely-author",
-               "sailthru.author", "byl", "twitter:creator")
+               "sailthru.author", "cxenseparse:author", "byl", "twitter:creator")
 PLACEHOLDER_AUTHORS = re.compile(
     r"^(admin(istrator)?|staff|editor(s|ial)?( team| staff)?|web ?master|guest|unknown|anonymous|author|"
     r"redaktion|team|newsroom|wp\w*|user\d*|root)$", re.I)
@@ -237,20 +237,25 @@ def _norm(text: str | None) -> str:
 # -- authors ------------------------------------------------------------------------------------
 
 
-def best_authors(meta: PageMeta, fallback: str | None) -> str | None:
-    """The people (or organisation) who wrote it, joined with ', '."""
+def best_authors(meta: PageMeta, fallback: str | None, sitename: str | None = None, url: str = "") -> str | None:
+    """The people (or organisation) who wrote it, joined with ', '. The site's own name given as
+    author is no byline: other declarations are looked at first, and the note falls back to it."""
     article = meta.article() or {}
+    sites = _site_names(meta, sitename, url)
+    site_as_author = ""
     for names in (
         _jsonld_people(article.get("author") or article.get("creator")),
         [_first_last(a) for a in meta.meta.get("citation_author", [])],
         [a for name in AUTHOR_META for a in meta.meta.get(name, [])],
         meta.meta.get("itemprop:author", []),
-        [fallback] if fallback else [],
     ):
         people = clean_authors(names)
-        if people:
-            return ", ".join(people)
-    return None
+        persons = [p for p in people if not _is_site(p, sites)]
+        if persons:
+            return ", ".join(persons)
+        site_as_author = site_as_author or ", ".join(people)
+    # a personal site's name is its author's: better than trafilatura's guess from the page text
+    return site_as_author or ", ".join(clean_authors([fallback])) or None
 
 
 def clean_authors(values: list[str | None]) -> list[str]:

@@ -142,3 +142,13 @@ def test_a_canonical_link_to_the_home_page_is_not_believed():
     assert _canonical("https://lab.org/story", "https://lab.org/story/amp") == "https://lab.org/story"
     assert _canonical("https://www.lab.org/p?utm_source=x", "https://lab.org/p/") == "https://www.lab.org/p"
     assert _canonical("https://elsewhere.com/p", "https://lab.org/p") == "https://lab.org/p"
+
+
+def test_the_site_name_as_author_gives_way_to_a_person_but_stays_for_a_personal_site():
+    newspaper = meta_of('<meta name="author" content="Badische Zeitung">'
+                        '<meta property="cXenseParse:author" content="Lisa Petrich">'
+                        '<meta property="og:site_name" content="Badische Zeitung">')
+    assert best_authors(newspaper, None, None, "https://www.badische-zeitung.de/x") == "Lisa Petrich"
+    blog = meta_of('<meta name="author" content="Bradley M. Kuhn">')
+    assert best_authors(blog, "Bradley M Kuhn http, Ebb Org", "Bradley M. Kuhn ( Brad )", "http://ebb.org/x") \
+        == "Bradley M. Kuhn"
