@@ -25,7 +25,7 @@ DEFAULT_DOMAINS = (
     "ai-alignment", "collective-intelligence", "internet-finance", "health",
     "entertainment", "space-development", "cultural-dynamics",
 )  # fmt: skip
-PATH_KEYS = ("output_dir", "archive_dir", "template", "sources")
+PATH_KEYS = ("output_dir", "archive_dir", "template", "sources", "taxonomy", "model")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Settings:
     backoff: float = 1.0  # first retry delay, seconds; doubles each time
     allow_private_networks: bool = False
     sources: Path | None = None  # the sources file; None: sources.toml beside the config file
+    taxonomy: Path | None = None  # domains, format rules, tag aliases; None: taxonomy.toml beside the config file
+    model: Path | None = None  # the guesser's learned model (JSON); None: model.json beside a SQLite ledger
+    dedupe_text: bool = True  # identical main text under a new URL is a duplicate
     obey_robots: bool = True
     host_delay: float = 1.0  # seconds between two requests to one host (robots.txt Crawl-delay may ask more)
     concurrency: int = 8  # requests in flight overall; one at a time per host
@@ -73,6 +76,27 @@ class Settings:
         if self.config_path is not None:
             return self.config_path.resolve().parent / "sources.toml"
         return Path("config") / "sources.toml"
+
+    @property
+    def taxonomy_path(self) -> Path | None:
+        """The taxonomy file; None: the one shipped with ingest (config/taxonomy.toml of this repository)."""
+        if self.taxonomy is not None:
+            return self.taxonomy
+        if self.config_path is not None:
+            beside = self.config_path.resolve().parent / "taxonomy.toml"
+            if beside.is_file():
+                return beside
+        return None
+
+    @property
+    def model_path(self) -> Path:
+        if self.model is not None:
+            return self.model
+        if "://" not in self.ledger:
+            return Path(self.ledger).expanduser().resolve().parent / "model.json"
+        if self.config_path is not None:  # a database URL: beside the settings file
+            return self.config_path.resolve().parent / "model.json"
+        return Path("model.json")
 
     @property
     def agent(self) -> str:
@@ -199,6 +223,8 @@ def _check(s: Settings, where: str) -> Settings:
         raise bad("default_format", f"must be one of the formats: {', '.join(s.formats)}")
     if s.default_domain not in s.domains:
         raise bad("default_domain", f"must be one of the domains: {', '.join(s.domains)}")
+    if s.taxonomy is not None and not s.taxonomy.is_file():
+        raise bad("taxonomy", f"names {s.taxonomy}, which does not exist")
     try:
         s.agent
     except (KeyError, IndexError, ValueError):

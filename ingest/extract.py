@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import re
+from copy import deepcopy
 from datetime import date
 from urllib.parse import urlsplit
 
+from htmldate import find_date
 from trafilatura import bare_extraction
-from trafilatura.xml import xmltotxt
+from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.metadata import extract_metainfo
 from trafilatura.utils import normalize_unicode
+from trafilatura.xml import xmltotxt
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from .charset import decode_html
 from .errors import ExtractError
-from .metadata import best_authors, best_date, best_title, parse_html, read_meta
+from .metadata import (
+    best_authors,
+    best_date,
+    best_title,
+    declared_canonical,
+    declared_site_name,
+    description,
+    keywords,
+    parse_day,
+    parse_html,
+    read_meta,
+)
 from .models import Document, FetchResult
 from .urls import InvalidURLError, normalize_url, same_site
 
@@ -48,16 +64,20 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
     meta = read_meta(tree)  # before extraction, which prunes the tree
     if tree is not None:
         drop_hidden(tree)
+    declared_day = best_date(meta, None, today)
+    if declared_day is None and tree is not None:  # htmldate's heuristics, on the unpruned page
+        declared_day = parse_day(find_date(tree, extensive_search=True, original_date=True, url=url,
+                                           max_date=today.isoformat()), today)
+    # trafilatura's own metadata is not asked for: metadata.py reads the page once for all fields
     found = bare_extraction(
         tree if tree is not None else html,
         url=url,
-        with_metadata=True,
+        with_metadata=False,
         include_links=True,
         include_formatting=True,
         include_tables=True,
         include_images=False,
         include_comments=False,
-        date_extraction_params={"extensive_search": True, "original_date": True, "max_date": today.isoformat()},
     )
     text = normalize_unicode(xmltotxt(found.body, include_formatting=True)).strip() if found else ""
     # scripts without spaces between words (Chinese, Japanese) are measured in characters
@@ -67,21 +87,27 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
             url=url,
             code="no_main_text",
         )
-    sitename = _site_name(found.sitename, url) or meta.first("og:site_name")
-    title = best_title(meta, sitename, url, _clean(found.title)) or _title_from_url(url)
+    sitename = declared_site_name(meta) or _host(url)
+    title = best_title(meta, sitename, url, None) or _title_from_url(url)
     return Document(
         url=url,
-        canonical_url=_canonical(found.url, url),
+        canonical_url=_canonical(declared_canonical(meta), url),
         title=title,
         text=text,
-        author=best_authors(meta, found.author, sitename, url),
-        date=best_date(meta, found.date, today),
+        author=best_authors(meta, lambda: visible_byline(tree) if tree is not None else None, sitename, url),
+        date=declared_day,
         sitename=sitename,
-        description=_clean(found.description),
-        language=found.language,
-        keywords=_keywords(found.categories, found.tags),
+        description=description(meta),
+        language=meta.language,
+        keywords=keywords(meta),
         page_types=meta.page_types,
     )
+
+
+def visible_byline(tree) -> str | None:
+    """The byline printed on the page (trafilatura's author XPaths), raw: metadata.py cleans it,
+    keeping the initials' dots that trafilatura's own normalization drops."""
+    return extract_metainfo(prune_unwanted_nodes(deepcopy(tree), AUTHOR_DISCARD_XPATHS), AUTHOR_XPATHS, len_limit=120)
 
 
 def drop_hidden(tree) -> None:
@@ -99,22 +125,6 @@ def text_hash(text: str) -> str:
     """A fingerprint of main text that ignores case and spacing, for exact-duplicate detection."""
     words = " ".join(text.lower().split())
     return hashlib.sha256(words.encode("utf-8")).hexdigest()
-
-
-def _clean(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = " ".join(value.split())
-    return value or None
-
-
-def _site_name(declared: str | None, url: str) -> str | None:
-    """The site's name; when the page names none, trafilatura falls back to host[:port]."""
-    name = _clean(declared)
-    parts = urlsplit(url)
-    if name and name.lower() in (parts.netloc.lower(), (parts.hostname or "")):
-        return (parts.hostname or name).removeprefix("www.")
-    return name
 
 
 def _canonical(declared: str | None, fetched: str) -> str:
@@ -146,10 +156,5 @@ def _title_from_url(url: str) -> str:
     return re.sub(r"[-_]+", " ", re.sub(r"\.\w+$", "", last)).strip() or url
 
 
-def _keywords(*groups: list[str] | None) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for group in groups:
-        for word in group or ():
-            if word.strip():
-                seen.setdefault(" ".join(word.split()), None)
-    return tuple(seen)
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")

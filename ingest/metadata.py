@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -64,6 +65,8 @@ class PageMeta:
     title_tag: str | None = None
     h1: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)  # <time> elements: datetime attribute or text
+    canonical: str | None = None  # <link rel="canonical">
+    language: str | None = None  # <html lang>
 
     def first(self, *names: str) -> str | None:
         for name in names:
@@ -127,6 +130,11 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
         value = element.get("datetime") or element.text_content()
         if value and value.strip():
             meta.times.append(value.strip())
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            meta.canonical = link.get("href").strip()
+            break
+    meta.language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     title = tree.find(".//title")
     meta.title_tag = clean(title.text_content()) if title is not None else None
     meta.h1 = [t for t in (clean(h.text_content()) for h in tree.iter("h1")) if t]
@@ -139,6 +147,38 @@ def clean(value: str | None) -> str | None:
         return None
     text = " ".join(unescape(unescape(value)).split())
     return text or None
+
+
+def declared_site_name(meta: PageMeta) -> str | None:
+    publisher = next((p for p in (obj.get("publisher") for obj in meta.jsonld) if isinstance(p, dict)), {})
+    website = next((obj for obj in meta.jsonld if any(t.lower() == "website" for t in _types(obj))), {})
+    return (meta.first("og:site_name", "application-name", "apple-mobile-web-app-title")
+            or clean(_text(publisher.get("name"))) or clean(_text(website.get("name"))))
+
+
+def declared_canonical(meta: PageMeta) -> str | None:
+    return meta.canonical or meta.first("og:url")
+
+
+def description(meta: PageMeta) -> str | None:
+    return meta.first("description", "og:description", "twitter:description", "dc.description")
+
+
+def keywords(meta: PageMeta) -> tuple[str, ...]:
+    """The page's own keywords, tags and section, in that order, without duplicates."""
+    found: list[str] = []
+    for name in ("keywords", "news_keywords", "article:tag", "og:article:tag", "parsely-tags", "article:section"):
+        for value in meta.meta.get(name, []):
+            found += re.split(r"\s*[,;]\s*", value) if name in ("keywords", "news_keywords", "parsely-tags") else [value]
+    article = meta.article() or {}
+    ld = article.get("keywords")
+    found += re.split(r"\s*,\s*", ld) if isinstance(ld, str) else [k for k in ld or [] if isinstance(k, str)]
+    seen: dict[str, str] = {}
+    for word in found:
+        word = clean(word)
+        if word and len(word) <= 60:
+            seen.setdefault(word.lower(), word)
+    return tuple(seen.values())
 
 
 # -- title --------------------------------------------------------------------------------------
@@ -237,9 +277,11 @@ def _norm(text: str | None) -> str:
 # -- authors ------------------------------------------------------------------------------------
 
 
-def best_authors(meta: PageMeta, fallback: str | None, sitename: str | None = None, url: str = "") -> str | None:
+def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None, sitename: str | None = None,
+                 url: str = "") -> str | None:
     """The people (or organisation) who wrote it, joined with ', '. The site's own name given as
-    author is no byline: other declarations are looked at first, and the note falls back to it."""
+    author is no byline: other declarations are looked at first, and the note falls back to it.
+    `fallback` (a byline, or a function finding one, called only when needed) comes last."""
     article = meta.article() or {}
     sites = _site_names(meta, sitename, url)
     site_as_author = ""
@@ -255,7 +297,9 @@ def best_authors(meta: PageMeta, fallback: str | None, sitename: str | None = No
             return ", ".join(persons)
         site_as_author = site_as_author or ", ".join(people)
     # a personal site's name is its author's: better than trafilatura's guess from the page text
-    return site_as_author or ", ".join(clean_authors([fallback])) or None
+    if site_as_author:
+        return site_as_author
+    return ", ".join(clean_authors([fallback() if callable(fallback) else fallback])) or None
 
 
 def clean_authors(values: list[str | None]) -> list[str]:

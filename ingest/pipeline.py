@@ -290,7 +290,7 @@ def _known_elsewhere(result: FetchResult, document: Document, content_hash: str,
     known = run.known(keys) if run.dry_run else run.ledger.add_aliases(item_id, keys)
     if known and (known.outcome in DONE or (known.outcome == "pending" and not run.dry_run)):
         return known
-    return run.ledger.lookup_hash(content_hash, exclude=item_id)
+    return run.ledger.lookup_hash(content_hash, exclude=item_id) if run.settings.dedupe_text else None
 
 
 def display_path(path: str | None) -> str:

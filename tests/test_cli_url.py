@@ -334,3 +334,12 @@ def test_ledger_records_aliases_and_fetch_attempts(cli, serve, httpserver):
     assert {k.split("/", 1)[1] for k in keys} == {"r", "target"}
     [(final, canonical, content_hash)] = ledger_rows(cli.root, "SELECT final_url, canonical_url, content_hash FROM items")
     assert final == httpserver.url_for("/target") and len(content_hash) == 64
+
+
+def test_identical_text_detection_can_be_turned_off(cli, serve, httpserver, monkeypatch):
+    monkeypatch.setenv("INGEST_DEDUPE_TEXT", "false")
+    serve("/one", "ebb-org.html")
+    serve("/mirror/two", "ebb-org.html")
+    assert cli("url", httpserver.url_for("/one")).output.startswith("created")
+    assert cli("url", httpserver.url_for("/mirror/two")).output.startswith("created")
+    assert len(cli.notes()) == 2
