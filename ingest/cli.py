@@ -52,12 +52,15 @@ def _settings(ctx: click.Context, **overrides):
 @click.option("--dry-run", is_flag=True, help="Print the note; write nothing, record nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL on stdout.")
 @click.option("--force", is_flag=True, help="Fetch again and write a new note beside a known one.")
+@click.option("--explain", is_flag=True, help="Show the top signals behind each guessed field (on stderr).")
 @click.pass_context
-def url_command(ctx, urls, input_file, output, dry_run, as_json, force):
+def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain):
     """Archive one or more article URLs as source notes.
 
     Prints one line per URL: `created PATH`, `duplicate URL (archived as PATH)` or
     `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed.
+    With --explain, each guessed field (domain, secondary domains, format, priority, tags) is
+    followed by the signals behind it; with --json they are the record's "explain".
     """
     given = list(urls)
     if input_file is not None:
@@ -69,8 +72,11 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force):
 
     failed = False
     with _open_run(settings, dry_run=dry_run, force=force) as run, Report(as_json, dry_run, len(given)) as report:
+        run.explain = explain
+        report.run = run if explain else None
         for problem in _guard(lambda: sync_archive(run)):
             click.echo(f"warning: {problem}", err=True)
+        _refresh_model(run)
         for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
             failed |= outcome.status == "failed"
     ctx.exit(1 if failed else 0)
@@ -82,6 +88,7 @@ class Report:
     def __init__(self, as_json: bool = False, dry_run: bool = False, total: int | None = None):
         self.as_json, self.dry_run, self.total = as_json, dry_run, total
         self.progress = None
+        self.run = None  # set: explain each outcome's guess from run.guesses
 
     def __enter__(self):
         if sys.stdout.isatty() and not self.as_json and not self.dry_run:
@@ -109,10 +116,13 @@ class Report:
 
         if self.progress is not None:
             self.progress.advance(self.task)
+        choice = self.run.guesses.get(outcome.url) if self.run else None
         if self.as_json:
             record = outcome.as_json() | {"path": display_path(outcome.path) or None}
             if self.dry_run:
                 record |= {"dry_run": True, "note": outcome.note_text}
+            if self.run:
+                record |= {"explain": _explanation(choice) if choice else None}
             click.echo(json.dumps(record, ensure_ascii=False))
         elif self.dry_run and outcome.note_text is not None:
             click.echo(outcome.note_text, nl=False)
@@ -126,6 +136,9 @@ class Report:
             self.echo(f"skipped {outcome.url}: {outcome.error}")
         else:
             self.echo(f"failed {outcome.url}: {outcome.error}")
+        if choice is not None and not self.as_json:
+            for line in _explain_lines(choice):
+                self.echo(line, err=True)
 
     def source(self, report) -> None:
         if self.progress is not None and report.jobs:
@@ -146,6 +159,87 @@ class Report:
             self.echo(f"source {report.name}: {len(report.jobs)} new of {report.found}{extra}")
         if report.moved_to:
             self.echo(f"source {report.name} moved permanently to {report.moved_to}; sources file updated")
+
+
+EXPLAINED = ("domain", "secondary_domains", "format", "priority", "tags")
+
+
+def _explanation(choice) -> dict:
+    """Each guessed field: its value and the signals behind it, strongest first."""
+    return {name: {"value": list(v) if isinstance(v := getattr(choice, name), tuple) else v,
+                   "signals": choice.reasons.get(name, [])} for name in EXPLAINED}
+
+
+def _explain_lines(choice) -> list[str]:
+    lines = []
+    for name, field in _explanation(choice).items():
+        value = field["value"]
+        shown = "[" + ", ".join(value) + "]" if isinstance(value, list) else value
+        lines.append(f"  {name}: {shown}")
+        lines += [f"    {signal}" for signal in field["signals"]]
+    return lines
+
+
+def _refresh_model(run) -> None:
+    """Load the guesser's model, learning it again first when the archive or taxonomy changed
+    (not saved in a dry run). Problems with single notes were already reported by sync_archive."""
+    from .learn import ensure_model
+
+    learned = ensure_model(run.settings, run.taxonomy, save=not run.dry_run)
+    run.model = learned.model
+    if learned.relearned:
+        saved = not (run.dry_run or learned.save_problems)
+        click.echo(f"learned the guesser from {learned.notes} archived note(s) in {learned.seconds:.1f}s"
+                   + (f"; saved {_shown(run.settings.model_path)}" if saved else ""), err=True)
+    for problem in learned.save_problems:
+        click.echo(f"warning: {problem}", err=True)
+
+
+def _shown(path) -> str:
+    from .pipeline import display_path
+
+    return display_path(str(path))
+
+
+@main.command("learn")
+@click.argument("archive", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Learn again even when the archive has not changed.")
+@click.pass_context
+def learn_command(ctx, archive, force):
+    """Learn how the curators label notes from their ARCHIVE folder (default: archive_dir).
+
+    Reads every note's domain, format and tags with its title, URL, author and text, and saves
+    the guesser's model (the `model` setting; default model.json beside the ledger). Commands that
+    guess relearn by themselves when the archive or config/taxonomy.toml changes; this command
+    does it now and shows what was learned. Malformed notes are skipped with a warning.
+    """
+    settings = _settings(ctx)
+    from .learn import ensure_model
+    from .taxonomy import load_taxonomy
+
+    folder = archive or settings.archive_dir
+    if folder is None:
+        raise Fatal("give the ARCHIVE folder to learn from, or set archive_dir in the settings")
+    if not folder.is_dir():
+        raise Fatal(f"{folder} is not a folder of notes")
+    taxonomy = _guard(lambda: load_taxonomy(settings.taxonomy_path))
+    learned = ensure_model(settings, taxonomy, archive=folder, force=force)
+    for problem in learned.problems + learned.save_problems:
+        click.echo(f"warning: {problem}", err=True)
+    model = learned.model
+    if learned.relearned:
+        click.echo(f"learned from {learned.notes} labelled note(s) in {_shown(folder)} "
+                   f"in {learned.seconds:.1f}s"
+                   + (f" ({len(learned.problems)} skipped)" if learned.problems else "")
+                   + ("" if learned.save_problems else f"; saved {_shown(settings.model_path)}"))
+    else:
+        click.echo(f"up to date: {learned.notes} labelled note(s) from {_shown(folder)} "
+                   f"in {_shown(settings.model_path)} (--force learns again)")
+    for label in ("domain", "format"):
+        counts = model.label_counts(range(len(model.notes)), label)
+        click.echo(f"{label}s: " + (", ".join(f"{v} {n}" for v, n in counts.most_common()) or "none"))
+    shared = sum(1 for stat in model.tags.values() if stat.df >= 2)
+    click.echo(f"tags: {len(model.tags)} in use, {shared} on two notes or more")
 
 
 @main.command("status")
@@ -211,6 +305,7 @@ def poll_command(ctx, names, every_source, output, as_json):
     with _open_run(settings, dry_run=False, force=False) as run, Report(as_json) as report:
         for problem in _guard(lambda: sync_archive(run)):
             click.echo(f"warning: {problem}", err=True)
+        _refresh_model(run)
         states = _guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
         moved = _on_moved(settings)
 
@@ -263,9 +358,11 @@ def schedule_command(ctx, output):
 
         click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
                    err=True)
-        run_forever(run, lambda: load_sources(settings.sources_path, domains=settings.domains,
-                                              formats=settings.formats), on_tick=on_tick,
-                    on_source=on_source, on_outcome=report.outcome)
+        def each_tick():
+            _refresh_model(run)  # the archive may have changed since the last tick
+            return load_sources(settings.sources_path, domains=settings.domains, formats=settings.formats)
+
+        run_forever(run, each_tick, on_tick=on_tick, on_source=on_source, on_outcome=report.outcome)
         click.echo("stopped", err=True)
 
 
@@ -479,10 +576,13 @@ class _open_run:
         from .politeness import PoliteFetcher
         from .render import load_template
 
+        from .taxonomy import load_taxonomy
+
         template = _guard(lambda: load_template(self.settings.template))
+        taxonomy = _guard(lambda: load_taxonomy(self.settings.taxonomy_path))
         ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run))
         fetcher = PoliteFetcher(Fetcher(self.settings), self.settings)
-        self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force)
+        self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force, taxonomy=taxonomy)
         return self.run
 
     def __exit__(self, *exc):

@@ -27,8 +27,10 @@ from .errors import FetchError, IngestError, LedgerError
 from .extract import extract_document, page_html, text_hash
 from .guess import guess
 from .ledger import Known, Ledger
-from .models import Document, FeedItem, FetchResult, Outcome, Source
+from .model import Model
+from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
 from .render import load_template, render_note
+from .taxonomy import Taxonomy
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import write_note
@@ -53,6 +55,10 @@ class Run:
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)  # set: start no new item
     archived: dict[str, str] = field(default_factory=dict)  # dry runs: archive keys not persisted
+    taxonomy: Taxonomy = field(default_factory=Taxonomy)  # what the guesser knows before learning
+    model: Model = field(default_factory=Model)  # what it learned from the archive (learn.ensure_model)
+    explain: bool = False  # keep each guess, with its reasons, in `guesses`
+    guesses: dict[str, Guess] = field(default_factory=dict)  # URL → guess, when explaining
     _templates: dict[str, jinja2.Template] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
 
@@ -219,7 +225,9 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
                     content_hash=content_hash, title=document.title,
                 )
             return Outcome(url, "duplicate", path=duplicate.note_path)
-    choice = guess(document, run.settings, source.defaults if source else None)
+    choice = guess(document, run.settings, source.defaults if source else None, taxonomy=run.taxonomy, model=run.model)
+    if run.explain:
+        run.guesses[url] = choice
     note = render_note(document, choice, run.template_for(source), archived_on=now.date().isoformat())
     if run.dry_run:
         path = run.settings.output_dir / note.filename

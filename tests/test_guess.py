@@ -1,0 +1,142 @@
+"""ingest.guess: each rule family on its own — URL → format, tag aliases and words that are never
+tags, source defaults winning, site tags, priority rules — with the shipped taxonomy and no model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.config import Settings
+from ingest.guess import guess
+from ingest.models import Document, NoteDefaults
+from ingest.taxonomy import load_taxonomy, parse_taxonomy
+from ingest.errors import ConfigError
+
+TAXONOMY = load_taxonomy()
+SETTINGS = Settings()
+TEXT = ("Researchers describe a new method for training reward models. The reward models are evaluated "
+        "on preference data, and the method improves alignment of language models with human preferences.")
+
+
+def page(url: str = "https://www.example.org/posts/a-study", title: str = "A study of reward models", text: str = TEXT,
+         **more) -> Document:
+    return Document(url=url, canonical_url=url, title=title, text=text, **more)
+
+
+def run(document: Document, source: NoteDefaults | None = None, settings: Settings = SETTINGS):
+    return guess(document, settings, source, taxonomy=TAXONOMY)
+
+
+@pytest.mark.parametrize("url, fmt", [
+    ("https://arxiv.org/abs/2411.07362", "paper"),
+    ("https://doi.org/10.1086/225469", "paper"),
+    ("https://www.example.edu/~someone/files/working-paper.pdf", "paper"),
+    ("https://pmc.ncbi.nlm.nih.gov/articles/PMC123/", "paper"),
+    ("https://x.com/karpathy/status/2027521323275325622", "tweet"),
+    ("https://twitter.com/someone/status/1", "tweet"),
+    ("https://noahpinion.substack.com/p/updated-thoughts-on-ai-risk", "newsletter"),
+    ("https://www.anthropic.com/research/open-source-circuit-tracing", "research-post"),
+    ("https://huggingface.co/datasets/some/dataset", "data"),
+])
+def test_url_rules_give_the_format(url, fmt):
+    g = run(page(url=url))
+    assert g.format == fmt
+    assert g.reasons["format"][0].startswith(f"{fmt}: ")
+
+
+def test_page_type_gives_the_format():
+    assert run(page(page_types=("citation",))).format == "paper"
+    assert run(page(page_types=("NewsArticle",))).format == "news"
+
+
+def test_without_any_signal_the_configured_defaults_make_a_valid_note():
+    g = run(page(url="https://www.example.org/x", title="Notes", text="Short text about nothing in particular."))
+    assert g.format == SETTINGS.default_format and g.domain == SETTINGS.default_domain
+    assert g.priority == SETTINGS.default_priority
+    assert g.format in SETTINGS.formats and g.domain in SETTINGS.domains
+    assert g.reasons["domain"] == [f"configured default '{SETTINGS.default_domain}'"]
+
+
+def test_an_empty_document_still_gets_valid_fields():
+    g = guess(Document(url="", canonical_url="", title="", text=""), SETTINGS)
+    assert g.domain in SETTINGS.domains and g.format in SETTINGS.formats and g.tags == ()
+
+
+def test_taxonomy_keywords_give_the_domain():
+    text = "Medicare Advantage plans and the cost of GLP-1 drugs for patients with obesity. " * 5
+    g = run(page(title="Medicare and GLP-1 coverage", text=text))
+    assert g.domain == "health"
+    assert "taxonomy keywords of health" in " ".join(g.reasons["domain"])
+
+
+def test_a_value_the_source_sets_always_wins():
+    source = NoteDefaults(domain="space-development", format="essay", priority="low", tags=("My Tag",),
+                          secondary_domains=("health",))
+    g = run(page(url="https://arxiv.org/abs/1", page_types=("citation",)), source)
+    assert (g.domain, g.format, g.priority) == ("space-development", "essay", "low")
+    assert g.secondary_domains == ("health",)
+    assert g.tags[0] == "my-tag"
+    for field in ("domain", "format", "priority", "secondary_domains"):
+        assert g.reasons[field][0].startswith("set by the source")
+
+
+def test_source_tags_are_kept_even_beyond_the_maximum():
+    many = tuple(f"tag-{i}" for i in range(10))
+    assert run(page(), NoteDefaults(tags=many)).tags == many
+
+
+def test_aliases_map_page_keywords_to_the_vault_spelling():
+    g = run(page(keywords=("Mech Interp", "LLM")))
+    assert "mechanistic-interpretability" in g.tags and "llms" in g.tags
+    assert "mech-interp" not in g.tags
+
+
+def test_generic_words_never_become_tags():
+    text = "This blog post is an article. Read the article, share the post, see more posts and news. " * 4 + TEXT
+    g = run(page(title="Blog post: news article update", text=text,
+                 keywords=("Blog", "Article", "Posts", "news", "Uncategorized", "2024")))
+    assert not set(g.tags) & {"blog", "post", "posts", "article", "articles", "news", "uncategorized", "update", "2024"}
+    assert TAXONOMY.generic_tags >= {"article", "blog", "post"}
+
+
+def test_tags_are_few_lowercase_kebab_case():
+    g = run(page(keywords=("Reinforcement Learning", "AI Safety", "Évaluation")))
+    assert TAXONOMY.min_tags <= len(g.tags) <= TAXONOMY.max_tags
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", t) for t in g.tags), g.tags
+    assert "evaluation" in g.tags  # accents folded to ASCII
+
+
+def test_an_organisation_site_gives_its_tag():
+    g = run(page(url="https://www.anthropic.com/news/a-post", title="A post", text=TEXT))
+    assert "anthropic" in g.tags
+    assert any("anthropic.com" in r for r in g.reasons["tags"])
+
+
+def test_priority_rules():
+    data = run(page(), NoteDefaults(format="data"))
+    assert data.priority == "low" and "rule #1" in data.reasons["priority"][0]
+    lab = run(page(url="https://www.anthropic.com/research/some-result"))
+    assert lab.format == "research-post" and lab.priority == "high"
+    assert run(page()).priority == "medium"
+
+
+def test_every_field_is_explained():
+    g = run(page(url="https://arxiv.org/abs/2411.07362"))
+    for field in ("domain", "secondary_domains", "format", "priority", "tags"):
+        assert g.reasons[field], field
+    assert any("arxiv.org is a paper host" in r for r in g.reasons["format"])
+
+
+def test_a_format_outside_the_configured_list_is_never_guessed():
+    settings = Settings(formats=("essay", "report"), default_format="essay")
+    assert run(page(url="https://arxiv.org/abs/1"), settings=settings).format == "essay"
+
+
+def test_taxonomy_errors_name_the_entry():
+    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(paper\): url pattern"):
+        parse_taxonomy({"format": [{"name": "paper", "url": ["(unclosed"]}]})
+    with pytest.raises(ConfigError, match="unknown key 'domains'"):
+        parse_taxonomy({"domains": []})
+    with pytest.raises(ConfigError, match="'priority' must be one of"):
+        parse_taxonomy({"priority": [{"priority": "urgent"}]})
