@@ -52,30 +52,37 @@ def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> Arch
     return scan
 
 
-def read_note_url(path: Path) -> tuple[str | None, str | None]:
-    """(the note's source URL or None, a problem description or None)."""
+def read_frontmatter(path: Path) -> tuple[dict | None, str, str | None]:
+    """(fields as strings, the body, None), (None, "", a problem), or (None, "", None) for a page
+    without frontmatter (an index, a README: nothing to learn)."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor hides the "---"
     except UnicodeDecodeError:
-        return None, "not UTF-8 text"
+        return None, "", "not UTF-8 text"
     except OSError as exc:
-        return None, exc.strerror
+        return None, "", exc.strerror
     if not text.startswith("---"):
-        return None, None  # a plain Markdown page (an index, a README): nothing to learn
+        return None, "", None
     try:
-        head, _ = _YAML.split(text)
+        head, body = _YAML.split(text)
         # BaseLoader keeps every value a string: hand-written dates like 2026-00-00 must not fail
         meta = yaml.load(head, Loader=_STRINGS_ONLY)
     except (yaml.YAMLError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, f"frontmatter is not valid YAML ({first})"
+        return None, "", f"frontmatter is not valid YAML ({first})"
     if not isinstance(meta, dict):
-        return None, "frontmatter is not a mapping of fields"
+        return None, "", "frontmatter is not a mapping of fields"
+    return meta, body, None
+
+
+def read_note_url(path: Path) -> tuple[str | None, str | None]:
+    """(the note's source URL or None, a problem description or None)."""
+    meta, _, problem = read_frontmatter(path)
     for name in URL_FIELDS:
-        value = meta.get(name)
+        value = (meta or {}).get(name)
         if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
             return value.strip(), None
-    return None, None
+    return None, problem
 
 
 def _markdown_files(folder: Path):

@@ -19,10 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import frontmatter
-import yaml
-
-from .archive import URL_FIELDS
+from .archive import URL_FIELDS, read_frontmatter
 from .config import Settings
 from .features import site_terms, slug, terms, tfidf, top_terms
 from .guess import (DOMAIN_FEATURES, FORMAT_FEATURES, NEIGHBOURS, VECTOR_TERMS, domain_evidence, format_evidence,
@@ -31,8 +28,6 @@ from .model import MODEL_VERSION, Model, NoteRecord, TagStat, sigmoid
 from .models import Document
 from .taxonomy import Taxonomy
 
-_YAML = frontmatter.YAMLHandler()
-_STRINGS_ONLY = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # hand-written dates like 2026-00-00 stay text
 _CONTENT = re.compile(r"^## Content[ \t]*$", re.M)
 # sections curators (or their agents) add after the archived text: never part of what a page gives
 _CURATORS = re.compile(r"^## (Agent Notes|Curator Notes|Key Facts|Raw Data)\b", re.M)
@@ -87,22 +82,9 @@ def read_archive(folder: Path) -> tuple[list[ArchivedNote], list[str]]:
 
 def read_note(path: Path) -> tuple[ArchivedNote | None, str | None]:
     """(the note, None), (None, a problem) or (None, None) for a page without frontmatter."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    except OSError as exc:
-        return None, exc.strerror
-    if not text.startswith("---"):
-        return None, None
-    try:
-        head, body = _YAML.split(text)
-        meta = yaml.load(head, Loader=_STRINGS_ONLY)
-    except (yaml.YAMLError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, f"frontmatter is not valid YAML ({first})"
-    if not isinstance(meta, dict):
-        return None, "frontmatter is not a mapping of fields"
+    meta, body, problem = read_frontmatter(path)
+    if meta is None:
+        return None, problem
     url, site = "", None
     for name in URL_FIELDS:
         value = _text(meta.get(name))

@@ -199,7 +199,7 @@ def test_list_shows_health_before_and_after_polls(cli, serve, httpserver, source
     poll = cli("poll")
     assert poll.exit_code == 1, poll.output  # one source failed
     assert "source good: 2 new of 2" in poll.output
-    assert f"source bad failed: HTTP 500 Internal Server Error" in poll.output
+    assert "source bad failed: HTTP 500 Internal Server Error" in poll.output
     assert len(cli.notes()) == 2
     assert requests_to(httpserver, "/off.xml") == 0
 

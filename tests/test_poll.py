@@ -162,7 +162,7 @@ def test_page_source_finds_new_article_links_and_skips_navigation(cli, site):
 def test_a_homepage_source_discovers_its_feed(cli, site):
     site.put("/posts/1", article(1))
     site.put("/feed.xml", rss(site.base, [(1, T0)]), "application/rss+xml")
-    site.put("/", f'<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
+    site.put("/", '<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
                   f"<body><p>Welcome</p></body></html>".encode())
     site.sources(f'[[source]]\nname = "home"\nurl = "{site.base}/"\n')
     assert "source home: 1 new of 1" in cli("poll").output
@@ -265,7 +265,7 @@ def test_transient_item_failures_are_retried_later_permanent_ones_not(cli, site,
     with sqlite3.connect(cli.root / "state" / "ledger.db") as db:  # let the retry come due
         db.execute("UPDATE items SET retry_at = '2000-01-01 00:00:00'")
     result = cli("poll")
-    assert f"created seeds/" in result.output
+    assert "created seeds/" in result.output
     assert f"{site.base}/posts/3" in notes(cli)
     assert requests_to(httpserver, "/posts/3") == 2
 

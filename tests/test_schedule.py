@@ -245,5 +245,5 @@ def test_an_entry_skipped_by_a_stop_is_ingested_next_time(scheduler, serve, http
     article = stop_during_the_feed_fetch(scheduler, serve, httpserver, sources_file)
     monkeypatch.setenv("INGEST_HOST_DELAY", "0")
     result = CliRunner().invoke(main, ["poll", "--source", "lab"], catch_exceptions=False)
-    assert f"created seeds/" in result.output, result.output
+    assert "created seeds/" in result.output, result.output
     assert [frontmatter.load(n)["url"] for n in (workspace / "seeds").glob("*.md")] == [article]
