@@ -586,6 +586,7 @@ class _open_run:
         return self.run
 
     def __exit__(self, *exc):
+        self.run.close()
         self.run.fetcher.close()
         self.run.ledger.close()
         return False

@@ -13,7 +13,6 @@ from trafilatura import bare_extraction
 from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.metadata import extract_metainfo
 from trafilatura.utils import normalize_unicode
-from trafilatura.xml import xmltotxt
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from .charset import decode_html
@@ -79,7 +78,8 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         include_images=False,
         include_comments=False,
     )
-    text = normalize_unicode(xmltotxt(found.body, include_formatting=True)).strip() if found else ""
+    # found.text is the body as Markdown (formatting kept), already rendered by trafilatura
+    text = normalize_unicode(found.text or "").strip() if found else ""
     # scripts without spaces between words (Chinese, Japanese) are measured in characters
     if len(text.split()) < MIN_WORDS and len(text) < MIN_CHARS:
         raise ExtractError(

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,12 +24,11 @@ import jinja2
 from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError
-from .extract import extract_document, page_html, text_hash
-from .guess import guess
+from .extract import page_html
 from .ledger import Known, Ledger
 from .model import Model
 from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
-from .render import load_template, render_note
+from .prepare import Preparer
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
@@ -59,7 +58,7 @@ class Run:
     model: Model = field(default_factory=Model)  # what it learned from the archive (learn.ensure_model)
     explain: bool = False  # keep each guess, with its reasons, in `guesses`
     guesses: dict[str, Guess] = field(default_factory=dict)  # URL → guess, when explaining
-    _templates: dict[str, jinja2.Template] = field(default_factory=dict)
+    _preparer: Preparer | None = None
     _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
 
     def known(self, keys: list[str]) -> Known | None:
@@ -69,12 +68,16 @@ class Run:
             found = Known(None, "archived", path) if path else None
         return found
 
-    def template_for(self, source: Source | None) -> jinja2.Template:
-        if source is None or not source.template:
-            return self.template
-        if source.template not in self._templates:
-            self._templates[source.template] = load_template(Path(source.template))
-        return self._templates[source.template]
+    @property
+    def prepare(self) -> Preparer:
+        """Extract, guess and render: here, or in worker processes for a batch."""
+        if self._preparer is None:  # made on first use: taxonomy and model are set after the Run
+            self._preparer = Preparer(self.settings, self.taxonomy, self.model, self.template)
+        return self._preparer
+
+    def close(self) -> None:
+        if self._preparer is not None:
+            self._preparer.close()
 
 
 def sync_archive(run: Run) -> list[str]:
@@ -113,6 +116,8 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
     if not jobs:
         return
     workers = max(1, min(workers or run.settings.concurrency, len(jobs)))
+    if workers > 1:
+        run.prepare.start_pool(len(jobs))
 
     def one(job: Job) -> Outcome:
         if run.stop.is_set():
@@ -212,9 +217,8 @@ def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
 def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
                      hint: FeedItem | None, source: Source | None) -> Outcome:
     result = _fetch(url, item_id, run)
-    document = extract_document(page_html(result), result.final_url, today=now.date())
-    document = with_fallbacks(document, hint, source, today=now.date())
-    content_hash = text_hash(document.text)
+    prepared = run.prepare(page_html(result), result.final_url, now.date(), hint, source)
+    document, note, content_hash = prepared.document, prepared.note, prepared.content_hash
     if not run.force:
         duplicate = _known_elsewhere(result, document, content_hash, item_id, run)
         if duplicate is not None:
@@ -225,10 +229,8 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
                     content_hash=content_hash, title=document.title,
                 )
             return Outcome(url, "duplicate", path=duplicate.note_path)
-    choice = guess(document, run.settings, source.defaults if source else None, taxonomy=run.taxonomy, model=run.model)
     if run.explain:
-        run.guesses[url] = choice
-    note = render_note(document, choice, run.template_for(source), archived_on=now.date().isoformat())
+        run.guesses[url] = prepared.guess
     if run.dry_run:
         path = run.settings.output_dir / note.filename
         return Outcome(url, "created", path=str(path), note_text=note.text)
@@ -243,21 +245,6 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
     return Outcome(url, "created", path=str(path))
-
-
-def with_fallbacks(document: Document, hint: FeedItem | None, source: Source | None, *, today) -> Document:
-    """Fill what the page lacks from what the feed entry and the source say: date, author, keywords."""
-    changes: dict[str, object] = {}
-    if hint is not None:
-        if document.date is None and hint.published is not None and hint.published.date() <= today:
-            changes["date"] = hint.published.date().isoformat()
-        if document.author is None and hint.author:
-            changes["author"] = hint.author
-        if hint.categories:
-            changes["keywords"] = tuple(dict.fromkeys(document.keywords + hint.categories))
-    if document.author is None and "author" not in changes and source is not None and source.defaults.author:
-        changes["author"] = source.defaults.author
-    return replace(document, **changes) if changes else document
 
 
 def _hint_json(hint: FeedItem | None) -> str | None:

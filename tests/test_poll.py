@@ -305,3 +305,44 @@ def test_a_source_answering_429_waits_as_long_as_it_asks(cli, site, httpserver):
     assert wait == timedelta(hours=2)
     listed = cli("sources", "list", "--json").output
     assert '"health": "failing \\u00d71: HTTP 429 Too Many Requests"' in listed
+
+
+def test_a_big_batch_is_prepared_in_worker_processes_with_the_same_notes(cli, site):
+    from ingest.prepare import POOL_MIN_ITEMS
+
+    count = POOL_MIN_ITEMS + 2
+    entries = [(n, T0 + timedelta(hours=n)) for n in range(1, count + 1)]
+    for n, _ in entries:
+        site.put(f"/posts/{n}", article(n))
+    site.put("/feed.xml", rss(site.base, entries), "application/rss+xml")
+    site.sources(feed_source(site, extra=f'backfill = {count}\ndomain = "health"'))
+    result = cli("poll")
+    assert f"polled 1 source(s): {count} new note(s)" in result.output, result.output
+    written = notes(cli)
+    assert len(written) == count and all(n["domain"] == "health" for n in written.values())
+    one = written[f"{site.base}/posts/3"]
+    assert one["title"] == "Research note 3" and str(one["date"]) == "2025-03-04"
+
+
+def test_prepare_in_a_worker_process_gives_what_it_gives_here():
+    import os
+
+    from ingest.config import Settings
+    from ingest.model import Model
+    from ingest.prepare import POOL_MIN_ITEMS, Preparer, _worker
+    from ingest.render import load_template
+    from ingest.taxonomy import Taxonomy
+
+    html = article(5).decode()
+    here = Preparer(Settings(), Taxonomy(), Model(), load_template())
+    there = Preparer(Settings(), Taxonomy(), Model(), load_template())
+    there.start_pool(POOL_MIN_ITEMS)
+    try:
+        assert there.pool is not None
+        worker_pid = there.pool.submit(os.getpid).result()
+        assert worker_pid != os.getpid()
+        url = "https://lab.example/posts/5"
+        assert there(html, url, T0.date(), None, None) == here(html, url, T0.date(), None, None)
+    finally:
+        there.close()
+    assert not _worker  # this process never became a worker

@@ -1,0 +1,110 @@
+"""The pure, CPU-heavy part of one item: page HTML → Document → Guess → Note.
+
+It runs in the calling thread for a few items, or in worker processes for a batch, so both
+cores work while threads wait on the network and the ledger (threads alone share one core:
+trafilatura's work holds Python's lock). A worker gets the settings, taxonomy and model once,
+when it starts; templates are loaded in the worker by path.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import jinja2
+
+from .config import Settings
+from .extract import extract_document, text_hash
+from .guess import guess
+from .model import Model
+from .models import Document, FeedItem, Guess, Note, Source
+from .render import load_template, render_note
+from .taxonomy import Taxonomy
+
+POOL_MIN_ITEMS = 24  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Prepared:
+    document: Document
+    guess: Guess
+    note: Note
+    content_hash: str
+
+
+def prepare(html: str, url: str, today: date, hint: FeedItem | None, source: Source | None, *,
+            settings: Settings, taxonomy: Taxonomy, model: Model, template: jinja2.Template) -> Prepared:
+    document = with_fallbacks(extract_document(html, url, today=today), hint, source, today=today)
+    choice = guess(document, settings, source.defaults if source else None, taxonomy=taxonomy, model=model)
+    note = render_note(document, choice, template, archived_on=today.isoformat())
+    return Prepared(document, choice, note, text_hash(document.text))
+
+
+def with_fallbacks(document: Document, hint: FeedItem | None, source: Source | None, *, today: date) -> Document:
+    """Fill what the page lacks from what the feed entry and the source say: date, author, keywords."""
+    changes: dict[str, object] = {}
+    if hint is not None:
+        if document.date is None and hint.published is not None and hint.published.date() <= today:
+            changes["date"] = hint.published.date().isoformat()
+        if document.author is None and hint.author:
+            changes["author"] = hint.author
+        if hint.categories:
+            changes["keywords"] = tuple(dict.fromkeys(document.keywords + hint.categories))
+    if document.author is None and "author" not in changes and source is not None and source.defaults.author:
+        changes["author"] = source.defaults.author
+    return replace(document, **changes) if changes else document
+
+
+class Preparer:
+    """prepare() here, or in a pool of worker processes once `start_pool` was called."""
+
+    def __init__(self, settings: Settings, taxonomy: Taxonomy, model: Model, template: jinja2.Template):
+        self.settings, self.taxonomy, self.model, self.template = settings, taxonomy, model, template
+        self.pool: ProcessPoolExecutor | None = None
+        self._templates: dict[str, jinja2.Template] = {}
+
+    def start_pool(self, items: int) -> None:
+        if self.pool is None and items >= POOL_MIN_ITEMS and (os.cpu_count() or 1) > 1:
+            # spawn, not fork: this process has threads (HTTP pool, scheduler) that fork would copy mid-flight
+            self.pool = ProcessPoolExecutor(
+                max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(self.settings, self.taxonomy, self.model),
+            )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def __call__(self, html: str, url: str, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
+        template_path = source.template if source and source.template else None
+        if self.pool is not None:
+            return self.pool.submit(_prepare_in_worker, html, url, today, hint, source, template_path).result()
+        return prepare(html, url, today, hint, source, settings=self.settings, taxonomy=self.taxonomy,
+                       model=self.model, template=self.template_for(template_path))
+
+    def template_for(self, path: str | None) -> jinja2.Template:
+        if path is None:
+            return self.template
+        if path not in self._templates:
+            self._templates[path] = load_template(Path(path))
+        return self._templates[path]
+
+
+_worker: dict = {}
+
+
+def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
+    _worker.update(settings=settings, taxonomy=taxonomy, model=model,
+                   preparer=Preparer(settings, taxonomy, model, load_template(settings.template)))
+
+
+def _prepare_in_worker(html: str, url: str, today: date, hint: FeedItem | None, source: Source | None,
+                       template_path: str | None) -> Prepared:
+    preparer: Preparer = _worker["preparer"]
+    return prepare(html, url, today, hint, source, settings=_worker["settings"], taxonomy=_worker["taxonomy"],
+                   model=_worker["model"], template=preparer.template_for(template_path))
