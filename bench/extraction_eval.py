@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ingest.errors import IngestError  # noqa: E402
-from ingest.extract import extract_document, page_html  # noqa: E402
+from ingest.charset import page_html  # noqa: E402
+from ingest.extract import extract_document  # noqa: E402
 from ingest.models import FetchResult  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "extraction"

@@ -143,19 +143,47 @@ def bench_trafilatura(port: int, runs: int, parallels: list[int]) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (worker processes included), in KB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 def bench_memory(latency: float) -> dict:
     with local_web(1000, 10, latency) as port:
         root = workspace(port, 1000, 10)
         try:
             started = time.perf_counter()
-            done = subprocess.run(["/usr/bin/time", "-f", "%M"] + INGEST + ["poll"], cwd=root, capture_output=True,
-                                  text=True)
+            proc = subprocess.Popen(INGEST + ["poll"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peak_tree = peak_main = 0
+            while proc.poll() is None:
+                peak_tree = max(peak_tree, tree_rss_kb(proc.pid))
+                peak_main = max(peak_main, _rss_kb(proc.pid))
+                time.sleep(0.2)
             wall = time.perf_counter() - started
-            peak_kb = int(done.stderr.strip().splitlines()[-1])
             notes = len(list((root / "seeds").glob("*.md")))
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    return {"articles": notes, "peak_rss_mb": round(peak_kb / 1024, 1), "wall_s": round(wall, 1)}
+    return {"articles": notes, "peak_rss_mb_all_processes": round(peak_tree / 1024, 1),
+            "peak_rss_mb_main": round(peak_main / 1024, 1), "wall_s": round(wall, 1)}
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+    except FileNotFoundError:
+        return 0
 
 
 def bench_startup(port: int, runs: int) -> dict:

@@ -20,6 +20,9 @@ import re
 
 from charset_normalizer import from_bytes
 
+from .errors import ExtractError
+from .models import FetchResult
+
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 PRESCAN_BYTES = 4096
 
@@ -100,3 +103,25 @@ def _detect(content: bytes) -> str | None:
     if any("cp1252" in m.could_be_from_charset for m in ties) and _try(content, "cp1252") is not None:
         return "cp1252"
     return best.encoding
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def page_html(result: FetchResult) -> str:
+    """The fetched body as HTML text; refuses what is not an HTML page, whatever its label."""
+    body = result.content
+    if not body.strip():
+        raise ExtractError("the server sent an empty page", url=result.url, code="empty_body")
+    kind = result.content_type
+    head = body[:1024].lstrip().lower()
+    looks_html = head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<body"))
+    if kind and kind not in HTML_TYPES and not (kind == "text/plain" and looks_html):
+        raise ExtractError(
+            f"content type {kind} is not an HTML page; only web pages are archived for now",
+            url=result.url,
+            code="unsupported_content_type",
+        )
+    if b"\x00" in body[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ExtractError("the body is binary data, not an HTML page", url=result.url, code="binary_body")
+    return decode_html(body, result.charset)

@@ -68,7 +68,7 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
     if not given:
         raise click.UsageError("give at least one URL, or -i FILE")
     settings = _settings(ctx, output_dir=output)
-    from .pipeline import Job, ingest_many, sync_archive
+    from .pipeline import Job, all_known, ingest_many, sync_archive
 
     failed = False
     with _open_run(settings, dry_run=dry_run, force=force) as run, Report(as_json, dry_run, len(given)) as report:
@@ -76,7 +76,8 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
         report.run = run if explain else None
         for problem in _guard(lambda: sync_archive(run)):
             click.echo(f"warning: {problem}", err=True)
-        _refresh_model(run)
+        if force or not _guard(lambda: all_known(run, given)):  # the model is only needed for new notes
+            _refresh_model(run)
         for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
             failed |= outcome.status == "failed"
     ctx.exit(1 if failed else 0)
@@ -469,7 +470,7 @@ def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, in
 
 def _discover(settings, url: str) -> tuple[str, str]:
     """What a URL is: a feed, a sitemap, a page whose feed it links, or a listing page to watch."""
-    from .extract import page_html
+    from .charset import page_html
     from .feeds import looks_like_feed
     from .fetch import Fetcher
     from .pages import discover_feed
@@ -581,7 +582,7 @@ class _open_run:
         template = _guard(lambda: load_template(self.settings.template))
         taxonomy = _guard(lambda: load_taxonomy(self.settings.taxonomy_path))
         ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run))
-        fetcher = PoliteFetcher(Fetcher(self.settings), self.settings)
+        fetcher = PoliteFetcher(Fetcher(self.settings), self.settings, store=None if self.dry_run else ledger)
         self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force, taxonomy=taxonomy)
         return self.run
 

@@ -15,7 +15,6 @@ from trafilatura.metadata import extract_metainfo
 from trafilatura.utils import normalize_unicode
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
-from .charset import decode_html
 from .errors import ExtractError
 from .metadata import (
     best_authors,
@@ -29,32 +28,12 @@ from .metadata import (
     parse_html,
     read_meta,
 )
-from .models import Document, FetchResult
+from .models import Document
 from .urls import InvalidURLError, normalize_url, same_site
 
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 MIN_WORDS = 20  # below this a "main text" is a cookie notice or a "please enable JavaScript"
 MIN_CHARS = 120
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-
-
-def page_html(result: FetchResult) -> str:
-    """The fetched body as HTML text; refuses what is not an HTML page, whatever its label."""
-    body = result.content
-    if not body.strip():
-        raise ExtractError("the server sent an empty page", url=result.url, code="empty_body")
-    kind = result.content_type
-    head = body[:1024].lstrip().lower()
-    looks_html = head.startswith((b"<!doctype html", b"<html", b"<head", b"<meta", b"<!--", b"<body"))
-    if kind and kind not in HTML_TYPES and not (kind == "text/plain" and looks_html):
-        raise ExtractError(
-            f"content type {kind} is not an HTML page; only web pages are archived for now",
-            url=result.url,
-            code="unsupported_content_type",
-        )
-    if b"\x00" in body[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ExtractError("the body is binary data, not an HTML page", url=result.url, code="binary_body")
-    return decode_html(body, result.charset)
 
 
 def extract_document(html: str, url: str, *, today: date) -> Document:

@@ -16,8 +16,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from .errors import LedgerError
 
-HEAD = "0003"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+HEAD = "0004"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -114,6 +114,15 @@ entries = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("skipped", sa.Boolean, nullable=False, default=False),  # left out by the backfill limit
+)
+
+
+robots = sa.Table(
+    "robots",
+    metadata,
+    sa.Column("origin", sa.Text, primary_key=True),
+    sa.Column("body", sa.Text),  # None: the host has no robots.txt (everything allowed)
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -490,6 +499,21 @@ class Ledger:
                 .limit(limit)
             ).scalars()
             return [_aware(r) for r in rows]
+
+    # -- robots.txt --------------------------------------------------------------------------
+
+    def robots_txt(self, origin: str, fresh_since: datetime) -> tuple[bool, str | None]:
+        """(known, body): a host's robots.txt fetched after `fresh_since`; body None means none exists."""
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(sa.select(robots.c.body, robots.c.fetched_at).where(robots.c.origin == origin)).first()
+        if row is None or _aware(row.fetched_at) < fresh_since:
+            return False, None
+        return True, row.body
+
+    def store_robots_txt(self, origin: str, body: str | None, now: datetime) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(robots.delete().where(robots.c.origin == origin))
+            conn.execute(robots.insert().values(origin=origin, body=body, fetched_at=now))
 
     # -- the curators' archive ------------------------------------------------------------
 

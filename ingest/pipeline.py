@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import jinja2
@@ -24,15 +25,17 @@ import jinja2
 from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError
-from .extract import page_html
+from .charset import page_html
 from .ledger import Known, Ledger
 from .model import Model
 from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
-from .prepare import Preparer
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import write_note
+
+if TYPE_CHECKING:
+    from .prepare import Preparer
 
 DONE = ("created", "duplicate", "archived")
 
@@ -58,7 +61,7 @@ class Run:
     model: Model = field(default_factory=Model)  # what it learned from the archive (learn.ensure_model)
     explain: bool = False  # keep each guess, with its reasons, in `guesses`
     guesses: dict[str, Guess] = field(default_factory=dict)  # URL → guess, when explaining
-    _preparer: Preparer | None = None
+    _preparer: "Preparer | None" = None
     _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
 
     def known(self, keys: list[str]) -> Known | None:
@@ -72,12 +75,24 @@ class Run:
     def prepare(self) -> Preparer:
         """Extract, guess and render: here, or in worker processes for a batch."""
         if self._preparer is None:  # made on first use: taxonomy and model are set after the Run
+            from .prepare import Preparer  # the extraction stack loads only when an item needs it
+
             self._preparer = Preparer(self.settings, self.taxonomy, self.model, self.template)
         return self._preparer
 
     def close(self) -> None:
         if self._preparer is not None:
             self._preparer.close()
+
+
+def all_known(run: Run, urls: list[str]) -> bool:
+    """True when every URL is already archived (so nothing will be extracted or guessed)."""
+    for url in urls:
+        key = try_key(url)
+        known = run.known([key]) if key else None
+        if known is None or known.outcome not in DONE:
+            return False
+    return True
 
 
 def sync_archive(run: Run) -> list[str]:

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -34,10 +36,11 @@ class _Host:
 class PoliteFetcher:
     """The Fetcher's interface with manners; safe to share between threads."""
 
-    def __init__(self, fetcher: Fetcher, settings: Settings, *,
+    def __init__(self, fetcher: Fetcher, settings: Settings, *, store: RobotsStore | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.fetcher = fetcher
         self.settings = settings
+        self.store = store  # the ledger: robots.txt kept for a day across runs
         self._clock, self._sleep = clock, sleep
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._hosts: dict[str, _Host] = {}
@@ -87,23 +90,42 @@ class PoliteFetcher:
         with host.robots_lock:
             if self._clock() < host.robots_until:
                 return host.robots
+            now = datetime.now(timezone.utc)
+            if self.store is not None:
+                known, body = self.store.robots_txt(origin, now - timedelta(seconds=ROBOTS_TTL))
+                if known:
+                    host.robots = Protego.parse(body) if body is not None else None
+                    host.robots_until = self._clock() + ROBOTS_TTL
+                    return host.robots
             try:
                 result = self._paced(origin + "/robots.txt", None, host)
-                host.robots = Protego.parse(result.content.decode("utf-8", "replace"))
+                body = result.content.decode("utf-8", "replace")
+                host.robots = Protego.parse(body)
                 host.robots_until = self._clock() + ROBOTS_TTL
                 host.next_at = self._clock() + self._delay(host)  # its Crawl-delay counts from now
+                self._keep(origin, body, now)
             except FetchError as exc:
-                if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                    host.robots = None  # no robots.txt: everything allowed (RFC 9309)
+                if (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429) or exc.code == "too_large":
+                    host.robots = None  # no (usable) robots.txt: everything allowed (RFC 9309)
                     host.robots_until = self._clock() + ROBOTS_TTL
-                elif exc.code == "too_large":
-                    host.robots, host.robots_until = None, self._clock() + ROBOTS_TTL
+                    self._keep(origin, None, now)
                 elif not exc.transient or exc.status is None:
                     raise  # unreachable host, blocked address, DNS, TLS: the page would fail the same way
                 else:  # a 5xx or 429: assume nothing is allowed for now, ask again soon (RFC 9309)
                     host.robots = Protego.parse("User-agent: *\nDisallow: /")
                     host.robots_until = self._clock() + ROBOTS_RETRY
             return host.robots
+
+
+    def _keep(self, origin: str, body: str | None, now: datetime) -> None:
+        if self.store is not None:
+            self.store.store_robots_txt(origin, body, now)
+
+
+class RobotsStore(Protocol):
+    def robots_txt(self, origin: str, fresh_since: datetime) -> tuple[bool, str | None]: ...
+
+    def store_robots_txt(self, origin: str, body: str | None, now: datetime) -> None: ...
 
 
 def _origin(url: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .errors import FetchError, IngestError, SourceError
-from .extract import page_html
+from .charset import page_html
 from .feeds import looks_like_feed, parse_feed
 from .ledger import SourceState
 from .models import FeedItem, FetchResult, Outcome, Source

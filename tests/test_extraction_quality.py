@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import GOLDEN, PAGES
-from ingest.extract import extract_document, page_html
+from ingest.charset import page_html
+from ingest.extract import extract_document
 from ingest.models import FetchResult, Guess
 from ingest.render import load_template, render_note
 
