@@ -26,6 +26,7 @@ from .render import load_template, render_note
 from .taxonomy import Taxonomy
 
 POOL_MIN_ITEMS = 24  # below this, starting worker processes costs more than it saves
+TASKS_PER_WORKER = 250  # then a fresh worker: lxml trees of big pages leave a worker's heap fragmented
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Preparer:
             # spawn, not fork: this process has threads (HTTP pool, scheduler) that fork would copy mid-flight
             self.pool = ProcessPoolExecutor(
                 max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
+                max_tasks_per_child=TASKS_PER_WORKER,
                 initializer=_start_worker, initargs=(self.settings, self.taxonomy, self.model),
             )
 
