@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -101,6 +102,10 @@ _worker: dict = {}
 
 
 def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
+    # Ctrl-C reaches the whole process group: the main process decides how to stop, and shuts the
+    # pool down after the items in flight, so a worker must not die under them
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker.update(settings=settings, taxonomy=taxonomy, model=model,
                    preparer=Preparer(settings, taxonomy, model, load_template(settings.template)))
 
