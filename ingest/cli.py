@@ -484,22 +484,13 @@ def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, in
 
 def _discover(settings, url: str) -> tuple[str, str]:
     """What a URL is: a feed, a sitemap, a page whose feed it links, or a listing page to watch."""
-    from .charset import page_html
-    from .feeds import looks_like_feed
     from .fetch import Fetcher
-    from .pages import discover_feed
     from .politeness import PoliteFetcher
+    from .poll import discover_kind
 
     with PoliteFetcher(Fetcher(settings), settings) as fetcher:
         try:
-            result = fetcher.fetch(url)
-            if looks_like_feed(result.content, result.content_type):
-                return "feed", result.final_url
-            head = result.content[:2048].lower()
-            if b"<urlset" in head or b"<sitemapindex" in head:
-                return "sitemap", result.final_url
-            feed = discover_feed(page_html(result), result.final_url)
-            return ("feed", feed) if feed else ("page", result.final_url)
+            return discover_kind(fetcher.fetch(url))
         except IngestError as exc:
             raise Fatal(f"cannot add {url}: {exc.message}; give --kind to add it without checking") from None
 

@@ -191,22 +191,32 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
                         backfill_skipped=len(skipped), moved_to=moved_to)
 
 
+def discover_kind(result: FetchResult) -> tuple[str, str]:
+    """What a fetched source URL is: ("feed", url), ("sitemap", url), ("feed", the feed a page
+    links with <link rel="alternate">), or ("page", url) for a listing page to watch."""
+    url = result.final_url
+    if looks_like_feed(result.content, result.content_type):
+        return "feed", url
+    if _looks_like_sitemap(result.content):
+        return "sitemap", url
+    feed_url = discover_feed(page_html(result), url)
+    return ("feed", feed_url) if feed_url else ("page", url)
+
+
 def _entries(run: Run, result: FetchResult, kind: str | None) -> tuple[str, str, list[FeedItem], float | None]:
     """(kind, URL to fetch next time, entries, ttl) of a fetched source document; a source of
-    unknown kind is discovered: a feed, a sitemap, a page that links its feed, or a listing page."""
+    unknown kind is discovered first."""
+    if kind is None:
+        kind, found_url = discover_kind(result)
+        if found_url != result.final_url:  # a page that links its feed: read the feed
+            result = run.fetcher.fetch(found_url)
     url = result.final_url
-    if kind == "feed" or (kind is None and looks_like_feed(result.content, result.content_type)):
+    if kind == "feed":
         feed = parse_feed(result.content, url, result.content_type, result.charset)
         return "feed", url, list(feed.items), feed.ttl
-    if kind == "sitemap" or (kind is None and _looks_like_sitemap(result.content)):
+    if kind == "sitemap":
         return "sitemap", url, _sitemap_items(run, result), None
     html = page_html(result)
-    if kind is None:
-        feed_url = discover_feed(html, url)
-        if feed_url:
-            found = run.fetcher.fetch(feed_url)
-            feed = parse_feed(found.content, found.final_url, found.content_type, found.charset)
-            return "feed", found.final_url, list(feed.items), feed.ttl
     return "page", url, find_article_links(html, url), None
 
 
