@@ -283,21 +283,26 @@ def status_command(ctx, limit, as_json):
             click.echo(f"{when}  {row['outcome']:<9}  {row['url']}  {detail}".rstrip())
 
 
-def _load_sources(settings):
+def _read_sources(settings):
     from .sources import load_sources
 
-    return _guard(lambda: load_sources(settings.sources_path, domains=settings.domains, formats=settings.formats))
+    return load_sources(settings.sources_path, domains=settings.domains, formats=settings.formats)
 
 
-def _on_moved(settings):
-    """A source that moved permanently gets its new URL in the sources file too."""
+def _load_sources(settings):
+    return _guard(lambda: _read_sources(settings))
+
+
+def _source_reporter(settings, report):
+    """Print each source's poll; a source that moved permanently gets its new URL in the file too."""
     from .sources import set_source_url
 
-    def moved(report):
-        if report.moved_to:
-            _guard(lambda: set_source_url(settings.sources_path, report.name, report.moved_to))
+    def on_source(source_report):
+        if source_report.moved_to:
+            _guard(lambda: set_source_url(settings.sources_path, source_report.name, source_report.moved_to))
+        report.source(source_report)
 
-    return moved
+    return on_source
 
 
 @main.command("poll")
@@ -322,12 +327,7 @@ def poll_command(ctx, names, every_source, output, as_json):
             click.echo(f"warning: {problem}", err=True)
         _refresh_model(run)
         states = _guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
-        moved = _on_moved(settings)
-
-        def on_source(source_report):
-            moved(source_report)
-            report.source(source_report)
-
+        on_source = _source_reporter(settings, report)
         summary = _guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
                                       due_only=not (names or every_source)))
     failed_items = summary.count("failed")
@@ -352,16 +352,10 @@ def schedule_command(ctx, output):
     """
     settings = _settings(ctx, output_dir=output)
     from .schedule import run_forever
-    from .sources import load_sources
 
     _load_sources(settings)  # a broken sources file is an error at start, a warning later
     with _open_run(settings, dry_run=False, force=False) as run:
         report = Report()
-        moved = _on_moved(settings)
-
-        def on_source(source_report):
-            moved(source_report)
-            report.source(source_report)
 
         def on_tick(summary, error):
             if error:
@@ -371,13 +365,14 @@ def schedule_command(ctx, output):
             else:
                 click.echo("tick: nothing due")
 
-        click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
-                   err=True)
         def each_tick():
             _refresh_model(run)  # the archive may have changed since the last tick
-            return load_sources(settings.sources_path, domains=settings.domains, formats=settings.formats)
+            return _read_sources(settings)
 
-        run_forever(run, each_tick, on_tick=on_tick, on_source=on_source, on_outcome=report.outcome)
+        click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
+                   err=True)
+        run_forever(run, each_tick, on_tick=on_tick, on_source=_source_reporter(settings, report),
+                    on_outcome=report.outcome)
         click.echo("stopped", err=True)
 
 
