@@ -3,6 +3,7 @@ and fixture pages served by a real HTTP server on 127.0.0.1 (pytest-httpserver).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -89,6 +90,15 @@ def serve(httpserver):
         return httpserver.url_for(path)
 
     return add
+
+
+def bench_module(name: str):
+    """A benchmark script of bench/ as a module, for the quality gates that reuse its scoring."""
+    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def requests_to(httpserver, path: str) -> int:

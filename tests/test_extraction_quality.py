@@ -4,13 +4,12 @@ development corpus (../shared/corpus/extraction/) that fails when the figures dr
 from __future__ import annotations
 
 import os
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN, PAGES
+from conftest import GOLDEN, PAGES, bench_module
 from ingest.charset import page_html
 from ingest.extract import extract_document
 from ingest.models import FetchResult, Guess
@@ -48,11 +47,6 @@ def test_golden_note_from_a_corpus_page(name, update_golden):
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"extraction corpus not found at {CORPUS}")
 def test_extraction_quality_stays_above_its_floors():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from extraction_eval import run
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    overall = run(CORPUS)[0]["overall"]
+    overall = bench_module("extraction_eval").run(CORPUS)[0]["overall"]
     below = {k: (overall[k], floor) for k, floor in FLOORS.items() if overall[k] < floor}
     assert not below, f"extraction figures fell below their floors (got, floor): {below}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import bench_module
 from ingest.config import Settings
 from ingest.guess import guess
 from ingest.learn import content_of, ensure_model, learn, load_model, read_archive, read_note
@@ -189,12 +189,7 @@ FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.73, "tag_f1": 0.36, "tag
 
 @pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"archive corpus not found at {ARCHIVE}")
 def test_guess_quality_stays_above_its_floors():
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from guess_eval import evaluate
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    figures = evaluate(ARCHIVE)[0]["non_data"]
+    figures = bench_module("guess_eval").evaluate(ARCHIVE)[0]["non_data"]
     below = {k: (figures[k], floor) for k, floor in FLOORS.items() if figures[k] < floor}
     assert not below, f"guess figures fell below their floors (got, floor): {below}"
     assert figures["ms_median"] < 20
