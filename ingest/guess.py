@@ -142,11 +142,6 @@ def _default(value: str) -> str:
     return f"configured default '{value}'"
 
 
-def tag_slug(phrase: str) -> str:
-    """A lowercase kebab-case ASCII tag for a phrase ('Machine Learning' → 'machine-learning')."""
-    return slug(phrase)
-
-
 # ---- domain and format: evidence, weighed -------------------------------------------------------
 
 

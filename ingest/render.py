@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,6 +10,7 @@ import jinja2
 import yaml
 
 from .errors import ConfigError
+from .features import slug
 from .models import Document, Guess, Note
 
 BUILTIN_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
@@ -113,28 +113,22 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     Names in scripts with no ASCII spelling fall back to the site and the URL's last segment."""
     parts = urlsplit(url)
     site = (parts.hostname or "").removeprefix("www.").split(".")[0]
-    handle = _ascii(author.split(",")[0]) or _ascii(site) or "unknown"
+    handle = slug(author.split(",")[0]) or slug(site) or "unknown"
     handle = handle.replace("-", "")[:HANDLE_CHARS]
     last_segment = next((p for p in reversed(parts.path.split("/")) if p), "")
-    words = [w for w in (_ascii(title) or _ascii(last_segment.rsplit(".", 1)[0])).split("-") if w]
+    words = [w for w in (slug(title) or slug(last_segment.rsplit(".", 1)[0])).split("-") if w]
     words = words[:SLUG_WORDS]
-    slug = ""
+    brief = ""
     for word in words:
-        if len(slug) + len(word) + 1 > SLUG_CHARS:
+        if len(brief) + len(word) + 1 > SLUG_CHARS:
             break
-        slug = f"{slug}-{word}" if slug else word
-    parts = slug.split("-")
+        brief = f"{brief}-{word}" if brief else word
+    parts = brief.split("-")
     while len(parts) > 1 and parts[-1] in STOP_WORDS:
         parts.pop()
-    slug = "-".join(parts) or "untitled"
+    brief = "-".join(parts) or "untitled"
     # room for "-NN" added when the name is taken, and ".md"
-    return f"{day}-{handle}-{slug}"[: MAX_NAME - 8].rstrip("-") + ".md"
-
-
-def _ascii(text: str) -> str:
-    """Lowercase ASCII kebab-case: accents folded, everything else a separator."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
 
 
 def _host(url: str) -> str:

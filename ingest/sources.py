@@ -23,7 +23,7 @@ import tomlkit.items
 
 from .config import PRIORITIES
 from .errors import ConfigError
-from .guess import tag_slug
+from .features import slug as kebab_case
 from .models import SOURCE_KINDS, NoteDefaults, Source
 from .urls import InvalidURLError, normalize_url, url_key
 
@@ -519,7 +519,7 @@ def unique(name: str, taken: Iterable[str]) -> str:
 
 def slug(text: str) -> str:
     """Lowercase ASCII kebab-case of at most MAX_NAME characters, cut at a hyphen when it can be."""
-    name = tag_slug(text)
+    name = kebab_case(text)
     if len(name) > MAX_NAME:
         cut = name[:MAX_NAME + 1]
         name = cut.rsplit("-", 1)[0] if "-" in cut else name[:MAX_NAME]
