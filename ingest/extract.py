@@ -16,6 +16,7 @@ from trafilatura.utils import normalize_unicode
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from .errors import ExtractError
+from .features import url_host
 from .metadata import (
     best_authors,
     best_date,
@@ -66,7 +67,7 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
             url=url,
             code="no_main_text",
         )
-    sitename = declared_site_name(meta) or _host(url)
+    sitename = declared_site_name(meta) or url_host(url)
     title = best_title(meta, sitename, url, None) or _title_from_url(url)
     return Document(
         url=url,
@@ -133,7 +134,3 @@ def _points_up(canonical: str, fetched: str) -> bool:
 def _title_from_url(url: str) -> str:
     last = [part for part in url.split("?")[0].split("/") if part][-1]
     return re.sub(r"[-_]+", " ", re.sub(r"\.\w+$", "", last)).strip() or url
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
 from html import unescape
-from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
+
+from .features import url_host
 
 ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "scholarlyarticle", "report", "techarticle",
                  "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle", "posting",
@@ -260,7 +261,7 @@ def _site_names(meta: PageMeta, sitename: str | None, url: str) -> list[str]:
         publisher = obj.get("publisher")
         if isinstance(publisher, dict):
             names.append(_text(publisher.get("name")))
-    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    host = url_host(url)
     names += [host, host.split(".")[0]]
     return list(dict.fromkeys(n for n in (_norm(x) for x in names if x) if n))
 

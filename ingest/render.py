@@ -10,7 +10,7 @@ import jinja2
 import yaml
 
 from .errors import ConfigError
-from .features import slug
+from .features import slug, url_host
 from .models import Document, Guess, Note
 
 BUILTIN_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
@@ -76,7 +76,7 @@ def load_template(path: Path | None = None) -> jinja2.Template:
 
 def render_note(document: Document, guess: Guess, template: jinja2.Template, *, archived_on: str) -> Note:
     """Fill the template. Without a publication date the archive date stands in (and says so)."""
-    author = document.author or document.sitename or _host(document.canonical_url)
+    author = document.author or document.sitename or url_host(document.canonical_url)
     day = document.date or archived_on
     values = {
         "title": document.title,
@@ -129,10 +129,6 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     brief = "-".join(parts) or "untitled"
     # room for "-NN" added when the name is taken, and ".md"
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def _check_frontmatter(text: str, template_name: str) -> None:
