@@ -82,14 +82,13 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
     if not given:
         raise click.UsageError("give at least one URL, or -i FILE")
     settings = _settings(ctx, output_dir=output)
-    from .pipeline import Job, all_known, ingest_many, sync_archive
+    from .pipeline import Job, all_known, ingest_many
 
     failed = False
     with _open_run(settings, dry_run=dry_run, force=force) as run, Report(as_json, dry_run, len(given)) as report:
         run.explain = explain
         report.run = run if explain else None
-        for problem in _guard(lambda: sync_archive(run)):
-            click.echo(f"warning: {problem}", err=True)
+        _catch_up(run)
         if force or not _guard(lambda: all_known(run, given)):  # the model is only needed for new notes
             _refresh_model(run)
         for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
@@ -193,6 +192,16 @@ def _explain_lines(choice) -> list[str]:
         lines.append(f"  {name}: {shown}")
         lines += [f"    {signal}" for signal in field["signals"]]
     return lines
+
+
+def _catch_up(run) -> None:
+    """Before new work: take back what a killed process left, and read the archive's notes."""
+    from .pipeline import recover, sync_archive
+
+    for done in _guard(lambda: recover(run)):
+        click.echo(f"recovered: {done}", err=True)
+    for problem in _guard(lambda: sync_archive(run)):
+        click.echo(f"warning: {problem}", err=True)
 
 
 def _refresh_model(run) -> None:
@@ -318,13 +327,11 @@ def poll_command(ctx, names, every_source, output, as_json):
     Exit 1 when a source or an item failed.
     """
     settings = _settings(ctx, output_dir=output)
-    from .pipeline import sync_archive
     from .poll import choose_sources, poll
 
     configured = _load_sources(settings)
     with _open_run(settings, dry_run=False, force=False) as run, Report(as_json) as report:
-        for problem in _guard(lambda: sync_archive(run)):
-            click.echo(f"warning: {problem}", err=True)
+        _catch_up(run)
         _refresh_model(run)
         states = _guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
         on_source = _source_reporter(settings, report)

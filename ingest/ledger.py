@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from .errors import LedgerError
+from .worker import dead_here, worker_id
 
-HEAD = "0004"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+HEAD = "0005"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,7 +37,8 @@ items = sa.Table(
     sa.Column("content_hash", sa.String(64), index=True),
     sa.Column("title", sa.Text),
     sa.Column("note_path", sa.Text),
-    sa.Column("outcome", sa.String(16), nullable=False),  # pending | created | duplicate | failed
+    # queued (known, not started) | pending (claimed) | created | duplicate | failed
+    sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("items.id")),
     sa.Column("error_code", sa.String(40)),
     sa.Column("error", sa.Text),
@@ -44,6 +47,7 @@ items = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("retry_at", sa.DateTime(timezone=True), index=True),  # set for transient failures
     sa.Column("hint", sa.Text),  # JSON: what the source said of the item (date, author, categories)
+    sa.Column("claimed_by", sa.String(255)),  # worker.worker_id() of the process holding a pending item
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
@@ -94,6 +98,7 @@ sources = sa.Table(
     sa.Column("body_hash", sa.String(64)),
     sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("claimed_by", sa.String(255)),
     sa.Column("last_polled_at", sa.DateTime(timezone=True)),
     sa.Column("last_success_at", sa.DateTime(timezone=True)),
     sa.Column("last_new_at", sa.DateTime(timezone=True)),
@@ -165,7 +170,7 @@ class Known:
     """An item the ledger already has, or a note of the curators' archive."""
 
     item_id: int | None
-    outcome: str  # created | duplicate | failed | pending | archived
+    outcome: str  # created | duplicate | failed | pending | queued | archived
     note_path: str | None
     updated_at: datetime | None = None
 
@@ -269,12 +274,15 @@ class Ledger:
                 .order_by(items.c.id)
                 .limit(1)
             ).first()
-            if row is not None:
-                return self._resolve(conn, row)
+            known = self._resolve(conn, row) if row is not None else None
+            if known is not None and known.outcome in DONE:
+                return known
             path = conn.execute(
                 sa.select(archive_notes.c.path).where(archive_notes.c.url_key.in_(keys)).limit(1)
             ).scalar()
-        return Known(None, "archived", path) if path else None
+        if path:  # e.g. a note written just before a crash, which the ledger never heard of
+            return Known(known.item_id if known else None, "archived", path)
+        return known
 
     def lookup_hash(self, content_hash: str, *, exclude: int | None = None) -> Known | None:
         with self._guard("read"), self.engine.connect() as conn:
@@ -306,12 +314,14 @@ class Ledger:
         """Take an item to work on; None when another worker holds it or it is already done.
 
         The alias key's primary key is the lock: of two workers inserting it, one fails.
-        A failed item, or one left pending by a dead worker, can be taken again.
+        A queued or failed item, or one left pending by a dead worker, can be taken again.
         """
+        owner_id = worker_id()
         with self._guard("write"), self.engine.begin() as conn:
             item_id = conn.execute(
                 items.insert().values(
-                    url=url, url_key=key, outcome="pending", created_at=now, updated_at=now, attempts=1, **extra
+                    url=url, url_key=key, outcome="pending", created_at=now, updated_at=now, attempts=1,
+                    claimed_by=owner_id, **extra
                 )
             ).inserted_primary_key[0]
             try:
@@ -328,12 +338,12 @@ class Ledger:
                 items.update()
                 .where(
                     items.c.id == owner,
-                    (items.c.outcome == "failed")
+                    items.c.outcome.in_(("queued", "failed"))
                     | ((items.c.outcome == "pending") & (items.c.updated_at < now - STALE_CLAIM)),
                 )
                 .values(
                     outcome="pending", url=url, error=None, error_code=None, retry_at=None, updated_at=now,
-                    attempts=items.c.attempts + 1,
+                    attempts=items.c.attempts + 1, claimed_by=owner_id,
                 )
             )
             return owner if retake.rowcount == 1 else None
@@ -367,19 +377,43 @@ class Ledger:
         with self._guard("read"), self.engine.connect() as conn:
             return conn.execute(sa.select(items.c.attempts).where(items.c.id == item_id)).scalar() or 0
 
-    def retryable_items(self, now: datetime, max_attempts: int) -> list[RetryItem]:
-        """Failed items whose failure was transient and whose retry time has come."""
+    def due_items(self, now: datetime, max_attempts: int) -> list[RetryItem]:
+        """The work waiting in the ledger: queued items, and failed ones whose failure was
+        transient and whose retry time has come."""
+        retry = (items.c.outcome == "failed") & (items.c.retry_at <= now) & (items.c.attempts < max_attempts)
         with self._guard("read"), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(items.c.id, items.c.url, items.c.source_id, items.c.hint)
-                .where(items.c.outcome == "failed", items.c.retry_at <= now, items.c.attempts < max_attempts)
-                .order_by(items.c.retry_at)
+                .where((items.c.outcome == "queued") | retry)
+                .order_by(items.c.retry_at, items.c.id)
             )
             return [RetryItem(r.id, r.url, r.source_id, r.hint) for r in rows]
 
     def finish(self, item_id: int, outcome: str, now: datetime, **values: object) -> None:
         with self._guard("write"), self.engine.begin() as conn:
-            conn.execute(items.update().where(items.c.id == item_id).values(outcome=outcome, updated_at=now, **values))
+            conn.execute(items.update().where(items.c.id == item_id)
+                         .values(outcome=outcome, updated_at=now, claimed_by=None, **values))
+
+    def release_claims(self, now: datetime) -> tuple[int, int]:
+        """Give back the claims of workers that died: pending items (queued again) and sources
+        (due again) held by a dead process of this machine, or pending for longer than any item
+        takes. Returns (items, sources) released."""
+        with self._guard("write"), self.engine.begin() as conn:
+            pending = conn.execute(
+                sa.select(items.c.id, items.c.claimed_by, items.c.updated_at).where(items.c.outcome == "pending")
+            ).all()
+            lost = [r.id for r in pending if dead_here(r.claimed_by) or _aware(r.updated_at) < now - STALE_CLAIM]
+            for start in range(0, len(lost), 500):
+                conn.execute(
+                    items.update().where(items.c.id.in_(lost[start:start + 500]), items.c.outcome == "pending")
+                    .values(outcome="queued", retry_at=now, claimed_by=None, error="its worker stopped",
+                            error_code="interrupted")
+                )
+            held = conn.execute(sa.select(sources.c.id, sources.c.claimed_by).where(~_unclaimed(now))).all()
+            dropped = [r.id for r in held if dead_here(r.claimed_by)]
+            if dropped:
+                conn.execute(sources.update().where(sources.c.id.in_(dropped)).values(claimed_until=None, claimed_by=None))
+        return len(lost), len(dropped)
 
     def record_fetch(self, item_id: int | None, url: str, started_at: datetime, duration: float,
                      status: int | None = None, error_code: str | None = None, error: str | None = None) -> None:
@@ -458,13 +492,15 @@ class Ledger:
         if due_only:
             conditions.append(sources.c.next_check_at <= now)
         with self._guard("write"), self.engine.begin() as conn:
-            done = conn.execute(sources.update().where(*conditions).values(claimed_until=now + SOURCE_LEASE))
+            done = conn.execute(sources.update().where(*conditions)
+                                .values(claimed_until=now + SOURCE_LEASE, claimed_by=worker_id()))
             return done.rowcount == 1
 
     def finish_source(self, source_id: int, **values: object) -> None:
         """Store a poll's result and release the source."""
         with self._guard("write"), self.engine.begin() as conn:
-            conn.execute(sources.update().where(sources.c.id == source_id).values(claimed_until=None, **values))
+            conn.execute(sources.update().where(sources.c.id == source_id)
+                         .values(claimed_until=None, claimed_by=None, **values))
 
     def seen_entries(self, source_id: int, keys: list[str]) -> set[str]:
         seen: set[str] = set()
@@ -476,19 +512,25 @@ class Ledger:
                 ).scalars())
         return seen
 
-    def add_entries(self, source_id: int, rows: list[dict], now: datetime) -> None:
-        """Record entries a source has shown (key, url, published_at, skipped); known ones are kept."""
-        if not rows:
+    def add_entries(self, source_id: int, rows: list[dict], now: datetime, queue: list[dict] = ()) -> None:
+        """Record entries a source has shown (key, url, published_at, skipped), known ones kept,
+        and queue the items to ingest (url, url_key, hint) in the same transaction: a process
+        killed after this still leaves the work in the ledger for the next one."""
+        if not rows and not queue:
             return
         with self._guard("write"), self.engine.begin() as conn:
-            already = set(conn.execute(
-                sa.select(entries.c.url_key).where(
-                    entries.c.source_id == source_id, entries.c.url_key.in_([r["url_key"] for r in rows])
-                )
-            ).scalars())
+            keys = [r["url_key"] for r in rows]
+            already: set[str] = set()
+            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+                already.update(conn.execute(
+                    sa.select(entries.c.url_key)
+                    .where(entries.c.source_id == source_id, entries.c.url_key.in_(keys[start:start + 500]))
+                ).scalars())
             fresh = [r | {"source_id": source_id, "first_seen_at": now} for r in rows if r["url_key"] not in already]
             if fresh:
                 conn.execute(entries.insert(), fresh)
+            for item in queue:
+                _enqueue(conn, item, source_id, now)
 
     def recent_publish_times(self, source_id: int, limit: int = 20) -> list[datetime]:
         with self._guard("read"), self.engine.connect() as conn:
@@ -558,6 +600,27 @@ class _LedgerErrors:
         raise LedgerError(f"ledger {self.url}: cannot {self.what} ({text})") from None
 
 
+def _enqueue(conn: sa.Connection, item: dict, source_id: int, now: datetime) -> None:
+    """A new item waiting to be ingested; a URL the ledger knows keeps its item, and one that
+    failed for good gets one more try, as the source shows it anew."""
+    owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == item["url_key"])).scalar()
+    if owner is None:
+        try:
+            with conn.begin_nested():
+                item_id = conn.execute(items.insert().values(
+                    url=item["url"], url_key=item["url_key"], outcome="queued", attempts=0, retry_at=now,
+                    source_id=source_id, hint=item.get("hint"), created_at=now, updated_at=now,
+                )).inserted_primary_key[0]
+                conn.execute(aliases.insert().values(key=item["url_key"], item_id=item_id))
+            return
+        except IntegrityError:  # another worker queued it a moment ago
+            return
+    conn.execute(
+        items.update().where(items.c.id == owner, items.c.outcome == "failed", items.c.retry_at.is_(None))
+        .values(outcome="queued", retry_at=now, attempts=0, source_id=source_id, hint=item.get("hint"), updated_at=now)
+    )
+
+
 def _unclaimed(now: datetime):
     return sa.or_(sources.c.claimed_until.is_(None), sources.c.claimed_until < now)
 
@@ -565,6 +628,7 @@ def _unclaimed(now: datetime):
 def _source_state(row) -> SourceState:
     values = dict(row._mapping)
     values.pop("claimed_until", None)
+    values.pop("claimed_by", None)
     for key, value in values.items():
         if isinstance(value, datetime):
             values[key] = _aware(value)

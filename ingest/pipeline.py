@@ -26,18 +26,16 @@ from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError
 from .charset import page_html
-from .ledger import Known, Ledger
+from .ledger import DONE, Known, Ledger
 from .model import Model
 from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
-from .writer import write_note
+from .writer import remove_leftovers, write_note
 
 if TYPE_CHECKING:
     from .prepare import Preparer
-
-DONE = ("created", "duplicate", "archived")
 
 
 def utc_now() -> datetime:
@@ -95,6 +93,20 @@ def all_known(run: Run, urls: list[str]) -> bool:
     return True
 
 
+def recover(run: Run) -> list[str]:
+    """Take back what killed processes left: temporary note files, and claims on items and
+    sources (queued and due again). Returns what was done, for the user to read."""
+    if run.dry_run:
+        return []
+    done = [f"removed the leftover {p}" for p in remove_leftovers(run.settings.output_dir)]
+    released_items, released_sources = run.ledger.release_claims(run.clock())
+    if released_items:
+        done.append(f"queued again {released_items} item(s) a stopped worker had claimed")
+    if released_sources:
+        done.append(f"released {released_sources} source(s) a stopped worker had claimed")
+    return done
+
+
 def sync_archive(run: Run) -> list[str]:
     """Learn the URLs of the curators' notes (archive_dir and output_dir); return problems found."""
     folders = [p for p in (run.settings.archive_dir, run.settings.output_dir) if p and p.is_dir()]
@@ -135,8 +147,7 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
         run.prepare.start_pool(len(jobs))
 
     def one(job: Job) -> Outcome:
-        if run.stop.is_set():
-            defer(run, job)
+        if run.stop.is_set():  # a source's item stays queued in the ledger for the next run
             return Outcome(job.url, "skipped", error="stopped before it started")
         # the same URL twice in one batch: the second waits for the first and is its duplicate
         with run._locks[try_key(job.url) or job.url]:
@@ -151,22 +162,8 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
             for future in futures:
                 yield future.result()
         finally:
-            for job, future in zip(jobs, futures):
-                if future.cancel():
-                    defer(run, job)
-
-
-def defer(run: Run, job: Job) -> None:
-    """A source's entry that a stop kept from running: the source counts it as seen, so leave an
-    item due for retry at once, or the entry would never be ingested."""
-    if job.source_id is None or run.dry_run:
-        return
-    with contextlib.suppress(IngestError):
-        now = run.clock()
-        item_id = run.ledger.claim(job.url, url_key(job.url), now, source_id=job.source_id, hint=_hint_json(job.hint))
-        if item_id is not None:
-            run.ledger.finish(item_id, "failed", now, error="stopped before it started", error_code="interrupted",
-                              retry_at=now, attempts=0)
+            for future in futures:
+                future.cancel()
 
 
 def spread_by_host(jobs: Iterable[Job]) -> list[Job]:
@@ -193,15 +190,17 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     if not run.force:
         known = run.known([key])
         if known and known.outcome in DONE:
+            if known.outcome == "archived" and known.item_id is not None and not run.dry_run:
+                _adopt(run, known)
             return Outcome(url, "duplicate", path=known.note_path)
     now = run.clock()
     item_id = None
     if not run.dry_run:
-        item_id = run.ledger.claim(url, key, now, force=run.force, source_id=source_id, hint=_hint_json(hint))
+        item_id = run.ledger.claim(url, key, now, force=run.force, source_id=source_id, hint=hint_json(hint))
         if item_id is None:
             known = run.known([key])
             if known and known.outcome == "pending":
-                return Outcome(url, "failed", error="another worker is ingesting this URL right now", code="claimed")
+                return Outcome(url, "skipped", error="another worker is ingesting this URL right now", code="claimed")
             return Outcome(url, "duplicate", path=known.note_path if known else None)
     try:
         return _fetch_and_write(url, item_id, run, now, hint, source)
@@ -216,6 +215,15 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
                 run.ledger.finish(item_id, "failed", run.clock(), error="interrupted", error_code="interrupted",
                                   retry_at=run.clock())
         raise
+
+
+def _adopt(run: Run, known: Known) -> None:
+    """An unfinished item whose note is already on disk (written just before a crash, or by a
+    curator): the item is done, with that note."""
+    written_here = Path(known.note_path).resolve().parent == run.settings.output_dir.resolve()
+    with contextlib.suppress(LedgerError):
+        run.ledger.finish(known.item_id, "created" if written_here else "duplicate", run.clock(),
+                          note_path=known.note_path, error=None, error_code=None, retry_at=None)
 
 
 def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
@@ -262,7 +270,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     return Outcome(url, "created", path=str(path))
 
 
-def _hint_json(hint: FeedItem | None) -> str | None:
+def hint_json(hint: FeedItem | None) -> str | None:
     if hint is None:
         return None
     return json.dumps({

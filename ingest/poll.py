@@ -21,7 +21,7 @@ from .feeds import looks_like_feed, parse_feed
 from .ledger import SourceState
 from .models import FeedItem, FetchResult, Outcome, Source
 from .pages import discover_feed, find_article_links
-from .pipeline import Job, Run, hint_from_json, ingest_many, spread_by_host
+from .pipeline import Job, Run, hint_from_json, hint_json, ingest_many, spread_by_host
 from .sitemaps import parse_sitemap
 from .timing import failure_delay, next_interval, publish_interval, server_asked
 from .urls import try_key
@@ -85,8 +85,9 @@ def choose_sources(run: Run, configured: list[Source], *, names: list[str] | Non
 def poll(run: Run, configured: list[Source], states: list[SourceState], *,
          on_source: Callable[[SourceReport], None] = lambda r: None,
          on_outcome: Callable[[Outcome], None] = lambda o: None,
-         due_only: bool = True, retry_failed: bool = True) -> PollSummary:
-    """Poll `states` concurrently, then ingest every new entry (and items due for a retry)."""
+         due_only: bool = True) -> PollSummary:
+    """Poll `states` concurrently, then ingest what the ledger holds as due: the new entries
+    (queued as each source was read) and items due for a retry."""
     by_name = {s.name: s for s in configured}
     summary = PollSummary()
     if states:
@@ -95,20 +96,21 @@ def poll(run: Run, configured: list[Source], states: list[SourceState], *,
             for report in pool.map(lambda st: poll_source(run, st, by_name[st.name], due_only=due_only), states):
                 summary.sources.append(report)
                 on_source(report)
-    jobs = [job for report in summary.sources for job in report.jobs]
-    if retry_failed and not run.dry_run:
-        jobs += _retry_jobs(run, configured)
+    if run.dry_run:  # nothing was queued
+        jobs = [job for report in summary.sources for job in report.jobs]
+    else:
+        jobs = _due_jobs(run, configured)
     for outcome in ingest_many(run, spread_by_host(jobs)):
         summary.outcomes.append(outcome)
         on_outcome(outcome)
     return summary
 
 
-def _retry_jobs(run: Run, configured: list[Source]) -> list[Job]:
+def _due_jobs(run: Run, configured: list[Source]) -> list[Job]:
     by_id = {s.id: s for s in run.ledger.source_states()}
     by_name = {s.name: s for s in configured}
     jobs = []
-    for item in run.ledger.retryable_items(run.clock(), run.settings.item_retries):
+    for item in run.ledger.due_items(run.clock(), run.settings.item_retries):
         state = by_id.get(item.source_id)
         source = by_name.get(state.name) if state else None
         jobs.append(Job(item.url, hint_from_json(item.url, item.hint), source, item.source_id))
@@ -172,7 +174,8 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
         to_ingest, skipped = newest_first[: source.backfill], newest_first[source.backfill:]
     if not run.dry_run:
         run.ledger.add_entries(state.id, [_entry(k, i, False) for k, i in to_ingest]
-                               + [_entry(k, i, True) for k, i in skipped], now)
+                               + [_entry(k, i, True) for k, i in skipped], now,
+                               queue=[{"url": i.url, "url_key": k, "hint": hint_json(i)} for k, i in to_ingest])
     publishes_every = publish_interval(run.ledger.recent_publish_times(state.id) if not run.dry_run
                                        else [i.published for i in items if i.published])
     interval = next_interval(state.every_s, run.settings, publishes_every=publishes_every,

@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .errors import IngestError
 from .models import Source
 from .poll import PollSummary, choose_sources, poll
-from .pipeline import Run, sync_archive
+from .pipeline import Run, recover, sync_archive
 
 log = logging.getLogger("ingest.schedule")
 
@@ -38,6 +38,7 @@ def run_forever(run: Run, load_sources: Callable[[], list[Source]], *,
         with busy:
             try:
                 configured = load_sources()  # re-read each time: edits apply without a restart
+                recover(run)  # claims of a worker killed elsewhere on this machine
                 sync_archive(run)  # notes curators archived meanwhile count as known (one stat each)
                 states = choose_sources(run, configured)
                 on_tick(poll(run, configured, states, **callbacks), None)

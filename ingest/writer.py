@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import WriteError
+from .worker import dead_here, host
 
 TEMP_PREFIX = ".ingest-tmp-"
+# .ingest-tmp-<pid>@<host>-<random>.md: the writer's name tells a restart whether it is still alive
+TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(?:(\d+)@(.+)-)?[^-]*\.md")
+LEFTOVER_AGE = 3600.0  # a temporary file this old is a leftover whoever wrote it; no write takes that long
 MAX_SUFFIX = 1000
 
 
@@ -46,7 +52,7 @@ def write_note(folder: Path, filename: str, text: str) -> Path:
 
 def _write_temp(folder: Path, text: str) -> str:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".md", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}@{host()}-", suffix=".md", dir=folder)
     except OSError as exc:
         raise WriteError(f"output folder {folder} is not writable ({exc.strerror}); fix its permissions or choose another with --output") from None
     try:
@@ -71,3 +77,28 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files that killed writers left in `folder`; return what went.
+
+    A file whose writer still runs on this machine is left alone, unless it is very old."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    except OSError:  # a folder that is missing or unreadable has no leftovers to speak of
+        return removed
+    now = time.time()
+    for path in candidates:
+        match = TEMP_NAME.fullmatch(path.name)
+        owner = f"{match[2]}:{match[1]}" if match and match[1] else None
+        try:
+            old = now - path.lstat().st_mtime > LEFTOVER_AGE
+            if dead_here(owner) or old:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # its writer finished meanwhile
+            continue
+        except OSError as exc:
+            raise WriteError(f"cannot remove the leftover {path} ({exc.strerror}); delete it by hand") from None
+    return removed
