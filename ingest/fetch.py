@@ -7,11 +7,13 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
+from urllib.request import getproxies
 
+import httpcore
 import httpx
 
 from .config import Settings
@@ -41,23 +43,101 @@ def _accept_encoding() -> str:
     return "gzip, deflate"
 
 
-def check_address(host: str) -> None:
-    """Refuse a host that resolves to any address outside the public internet."""
+# RFC 6052 NAT64 carries the IPv4 address in its last 32 bits; RFC 8215's local-use prefix leads
+# into whatever network runs the translator, so it is never public
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether `addr` is on the public internet. An IPv6 address that carries an IPv4 one
+    (IPv4-mapped, 6to4, NAT64) is judged by that IPv4 address too, since packets end up there."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped:
+            return is_public(addr.ipv4_mapped)  # the mapped range itself never counts as global
+        if addr in LOCAL_NAT64:
+            return False
+        inner = addr.sixtofour or (ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF) if addr in NAT64 else None)
+        if inner is not None and not is_public(inner):
+            return False
+    # is_global alone lets multicast through on Python < 3.13
+    return addr.is_global and not addr.is_multicast
+
+
+def check_address(host: str, port: int | None = None) -> list[str]:
+    """The addresses `host` resolves to, in the resolver's order; refused if any of them lies
+    outside the public internet, as one private answer is enough to lead inside."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve host {host}: {exc}", code="dns") from None
+    addresses: list[str] = []
     for *_, sockaddr in infos:
-        addr = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
-        # is_global alone lets multicast through on Python < 3.13
-        if not addr.is_global or addr.is_multicast:
+        address = sockaddr[0].split("%")[0]
+        if not is_public(ipaddress.ip_address(address)):
             raise FetchError(
-                f"refused: {host} resolves to non-public address {addr}"
+                f"refused: {host} resolves to non-public address {address}"
                 " (set allow_private_networks to fetch it)",
                 code="blocked_address",
             )
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+class _Refused(httpcore.ConnectError):
+    """A FetchError from inside httpcore, worn as a connect error so that httpx passes it up as
+    the cause of its own ConnectError; _transport_error takes it back out."""
+
+    def __init__(self, error: FetchError):
+        super().__init__(error.message)
+        self.error = error
+
+
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """Resolves each host itself and connects only to the addresses it has just checked, so a DNS
+    server cannot show the check a public address and the connection a private one (rebinding)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        give_up_at = None if timeout is None else time.monotonic() + timeout
+        try:
+            addresses = check_address(host, port)
+        except FetchError as exc:
+            raise _Refused(exc) from None
+        failure = httpcore.ConnectError(f"no address to connect to for {host}")
+        for address in addresses:
+            remaining = None if give_up_at is None else give_up_at - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise httpcore.ConnectTimeout(f"timed out connecting to {host}")
+            try:
+                # an IP literal: the socket layer has nothing left to resolve. TLS still runs on
+                # the returned stream with the URL's host name, for SNI and the certificate.
+                return super().connect_tcp(address, port, remaining, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure
+
+
+def _check_connections(client: httpx.Client) -> None:
+    """Put PublicOnlyBackend under the client's direct connections.
+
+    httpx 0.28 takes no network backend, and handing the client our own transport would turn off
+    its proxies from the environment; so the backend goes into the default transport's pool,
+    which reads it only when opening a connection. Proxy transports keep the stock backend: a
+    proxy is the operator's choice and may well sit on a private address, and it resolves the
+    origin itself, out of our reach (Fetcher checks those names before the request instead)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+        # fail closed: without the backend every private address would be reachable
+        raise RuntimeError("cannot install the address check: httpx or httpcore internals changed")
+    pool._network_backend = PublicOnlyBackend()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -76,13 +156,17 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+E = TypeVar("E", bound=BaseException)
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of `kind` in the chain of causes of `exc`, itself included."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, kind):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
 class Fetcher:
@@ -103,6 +187,11 @@ class Fetcher:
             timeout=httpx.Timeout(settings.timeout),
             headers={"User-Agent": settings.agent, "Accept": ACCEPT, "Accept-Encoding": _accept_encoding()},
         )
+        if not settings.allow_private_networks:
+            _check_connections(self._client)
+        # a proxy resolves the origin's name itself, so for proxied requests the only check we
+        # can make is on the name before the request; httpx reads the same getproxies()
+        self._check_names_first = not settings.allow_private_networks and bool(getproxies())
 
     def __enter__(self) -> Fetcher:
         return self
@@ -187,7 +276,7 @@ class Fetcher:
             )
         if not parsed.raw_host:
             raise FetchError(f"URL has no host: {url}", code="invalid_url")
-        if not self.settings.allow_private_networks:
+        if self._check_names_first:
             check_address(parsed.raw_host.decode("ascii"))
         return parsed
 
@@ -255,10 +344,13 @@ class Fetcher:
 
 def _transport_error(exc: httpx.HTTPError, host: str, seconds: float) -> FetchError:
     """Name a failure below HTTP; all are worth a retry except TLS, DNS and undecodable bodies."""
+    refused = _cause(exc, _Refused)
+    if refused is not None:
+        return refused.error  # the address check said no, or the name did not resolve
     reason = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
+    if isinstance(exc, httpx.ConnectError) and _cause(exc, ssl.SSLError) is not None:
         return FetchError(f"TLS handshake with {host} failed: {reason}", code="tls")
-    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, socket.gaierror):
+    if isinstance(exc, httpx.ConnectError) and _cause(exc, socket.gaierror) is not None:
         return FetchError(f"cannot resolve host {host}: {reason}", code="dns")
     if isinstance(exc, httpx.DecodingError):
         return FetchError(f"cannot decompress the response: {reason}", code="decoding")

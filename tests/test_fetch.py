@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import gzip
+import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import replace
 from datetime import timezone
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from ingest import fetch as fetch_module
 from ingest.config import Settings
 from ingest.errors import FetchError
-from ingest.fetch import Fetcher, _retry_after, check_address
+from ingest.fetch import Fetcher, _retry_after, check_address, is_public
+
+# loopback addresses that the address rule is told to take for public, so that a test can play a
+# site on the internet without a packet leaving this machine; nothing listens on the second
+STAND_IN, STAND_IN_UNUSED = "127.0.0.2", "127.0.0.3"
 
 
 def settings(**changes) -> Settings:
@@ -41,6 +50,61 @@ def get(sleeps):
     yield run
     for fetcher in fetchers:
         fetcher.close()
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """dns({name: [answer, ...]}) makes the resolver give each name its answers in turn, repeating
+    the last; an answer is an address or a tuple of them. Other names do not resolve, so no test
+    reaches the internet by name. Returns the list of names looked up, filled in as it goes.
+
+    Proxy variables are cleared too, so that requests go straight to the address resolved."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def install(answers: dict[str, list[str | tuple[str, ...]]]) -> list[str]:
+        queues = {name: list(queue) for name, queue in answers.items()}
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            host = host.decode() if isinstance(host, bytes) else host
+            if host not in queues:
+                try:
+                    ipaddress.ip_address(host)
+                except ValueError:
+                    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+                return real(host, port, *args, **kwargs)
+            lookups.append(host)
+            queue = queues[host]
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            addresses = (answer,) if isinstance(answer, str) else answer
+            return [info for address in addresses for info in real(address, port, *args, **kwargs)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        return lookups
+
+    return install
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """The address rule takes STAND_IN and STAND_IN_UNUSED for public addresses."""
+    rule = fetch_module.is_public
+    monkeypatch.setattr(
+        fetch_module, "is_public", lambda addr: str(addr) in (STAND_IN, STAND_IN_UNUSED) or rule(addr)
+    )
+
+
+@pytest.fixture
+def public_server(httpserver, stand_in):
+    """A second server, on STAND_IN at httpserver's port: a public site, as far as fetch knows."""
+    server = HTTPServer(host=STAND_IN, port=httpserver.port)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 def fails(get, url: str, **changes) -> FetchError:
@@ -129,19 +193,14 @@ def test_redirect_to_another_scheme_is_refused(httpserver, get):
     assert fails(get, httpserver.url_for("/go")).code == "unsupported_scheme"
 
 
-def test_every_redirect_hop_is_address_checked(httpserver, get, monkeypatch):
-    # pretend "localhost" is public so the first hop passes; the redirect to 127.0.0.1 must not
-    def check(host: str) -> None:
-        if host != "localhost":
-            check_address(host)
-
-    monkeypatch.setattr(fetch_module, "check_address", check)
-    redirect(httpserver, "/hop", f"http://127.0.0.1:{httpserver.port}/inner")
+def test_every_redirect_hop_is_address_checked(httpserver, public_server, get, dns):
+    dns({"site.test": [STAND_IN]})
+    redirect(public_server, "/hop", f"http://127.0.0.1:{httpserver.port}/inner")
     httpserver.expect_request("/inner").respond_with_data("secret")
-    url = f"http://localhost:{httpserver.port}/hop"
-    error = fails(get, url, allow_private_networks=False)
+    error = fails(get, f"http://site.test:{httpserver.port}/hop", allow_private_networks=False)
     assert error.code == "blocked_address"
-    assert [entry[0].path for entry in httpserver.log] == ["/hop"]
+    assert [entry[0].path for entry in public_server.log] == ["/hop"]
+    assert httpserver.log == []
 
 
 # --- status codes and retries --------------------------------------------------------------------
@@ -320,7 +379,149 @@ def test_check_address_refuses_non_public(host):
 
 @pytest.mark.parametrize("host", ["93.184.216.34", "::ffff:8.8.8.8"])
 def test_check_address_allows_public(host):
-    check_address(host)
+    assert check_address(host) == [host]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a00:1::",  # 6to4 of 10.0.0.1
+        "2002:e000:1::",  # 6to4 of 224.0.0.1, multicast
+        "64:ff9b::127.0.0.1",  # NAT64
+        "64:ff9b::a00:1",
+        "64:ff9b:1::808:808",  # local-use NAT64 leads into the translator's own network
+    ],
+)
+def test_private_ipv4_carried_in_ipv6_is_refused(address):
+    assert not is_public(ipaddress.ip_address(address))
+    with pytest.raises(FetchError) as info:
+        check_address(address)
+    assert info.value.code == "blocked_address"
+
+
+@pytest.mark.parametrize("address", ["2002:808:808::1", "64:ff9b::8.8.8.8", "2606:4700:4700::1111"])
+def test_public_ipv4_carried_in_ipv6_is_allowed(address):
+    assert is_public(ipaddress.ip_address(address))
+
+
+# --- the address connected to is the address checked (DNS rebinding) -----------------------------
+
+
+def test_name_resolving_to_loopback_is_refused(httpserver, get, dns):
+    lookups = dns({"rebind.test": ["127.0.0.1"]})
+    httpserver.expect_request("/").respond_with_data("internal")
+    error = fails(get, f"http://rebind.test:{httpserver.port}/", allow_private_networks=False, retries=2)
+    assert (error.code, error.transient) == ("blocked_address", False)
+    assert error.message == (
+        "refused: rebind.test resolves to non-public address 127.0.0.1"
+        " (set allow_private_networks to fetch it)"
+    )
+    assert httpserver.log == []
+    assert lookups == ["rebind.test"]  # resolved once, by the connection itself
+
+
+def test_rebinding_to_a_private_address_is_refused_at_connect_time(httpserver, public_server, get, dns):
+    # a hostile resolver answers public first and 127.0.0.1 afterwards: each connection connects
+    # to the answer it checked, so the first reaches the public site and the second is refused
+    lookups = dns({"rebind.test": [STAND_IN, "127.0.0.1"]})
+    public_server.expect_request("/").respond_with_data("public")
+    httpserver.expect_request("/").respond_with_data("internal")
+    url = f"http://rebind.test:{httpserver.port}/"
+    assert get(url, allow_private_networks=False).content == b"public"
+    error = fails(get, url, allow_private_networks=False)
+    assert error.code == "blocked_address"
+    assert httpserver.log == []
+    assert lookups == ["rebind.test", "rebind.test"]
+
+
+def test_one_private_answer_among_public_ones_is_refused(httpserver, public_server, get, dns):
+    dns({"mixed.test": [(STAND_IN, "127.0.0.1")]})
+    public_server.expect_request("/").respond_with_data("public")
+    httpserver.expect_request("/").respond_with_data("internal")
+    error = fails(get, f"http://mixed.test:{httpserver.port}/", allow_private_networks=False)
+    assert error.code == "blocked_address"
+    assert "127.0.0.1" in error.message
+    assert public_server.log == [] and httpserver.log == []
+
+
+def test_checked_addresses_are_tried_in_order(httpserver, public_server, get, dns):
+    dns({"site.test": [(STAND_IN_UNUSED, STAND_IN)]})
+    public_server.expect_request("/").respond_with_data("public")
+    assert get(f"http://site.test:{httpserver.port}/", allow_private_networks=False).content == b"public"
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_unresolvable_name_is_a_dns_error(get, dns, allow):
+    dns({})
+    error = fails(get, "http://nowhere.test/", allow_private_networks=allow, retries=2)
+    assert (error.code, error.transient) == ("dns", False)
+    assert "nowhere.test" in error.message
+
+
+def test_allow_private_networks_fetches_a_name_on_loopback(httpserver, get, dns):
+    dns({"rebind.test": ["127.0.0.1"]})
+    httpserver.expect_request("/").respond_with_data("internal")
+    assert get(f"http://rebind.test:{httpserver.port}/", allow_private_networks=True).content == b"internal"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A folder with key.pem and a self-signed cert.pem for secure.test."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=secure.test", "-addext", "subjectAltName=DNS:secure.test",
+         "-keyout", folder / "key.pem", "-out", folder / "cert.pem"],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+def test_tls_uses_the_host_name_not_the_address_connected_to(stand_in, get, dns, monkeypatch, certificate):
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate / "cert.pem", certificate / "key.pem")
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = HTTPServer(host=STAND_IN, port=0, ssl_context=context)
+    server.expect_request("/").respond_with_data("private talk")
+    server.start()
+    try:
+        dns({"secure.test": [STAND_IN]})
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate / "cert.pem"))
+        # the certificate names secure.test, not 127.0.0.2: checking it against the address would fail
+        result = get(f"https://secure.test:{server.port}/", allow_private_networks=False)
+    finally:
+        server.clear()
+        server.stop()
+    assert result.content == b"private talk"
+    assert names == ["secure.test"]
+
+
+# --- proxies -------------------------------------------------------------------------------------
+
+
+def test_a_proxy_on_a_private_address_is_used(httpserver, stand_in, get, dns, monkeypatch):
+    # the proxy is the operator's choice; httpserver plays it, on 127.0.0.1
+    dns({"site.test": [STAND_IN_UNUSED]})
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{httpserver.port}")
+    httpserver.expect_request("/page").respond_with_data("via proxy")
+    assert get("http://site.test/page", allow_private_networks=False).content == b"via proxy"
+    assert httpserver.log[0][0].headers["Host"] == "site.test"
+
+
+def test_a_proxied_name_is_checked_before_the_request(httpserver, get, dns, monkeypatch):
+    dns({"rebind.test": ["127.0.0.1"]})
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{httpserver.port}")
+    httpserver.expect_request("/page").respond_with_data("internal")
+    error = fails(get, "http://rebind.test/page", allow_private_networks=False)
+    assert error.code == "blocked_address"
+    assert httpserver.log == []
 
 
 def test_check_address_unresolvable_name(monkeypatch):
