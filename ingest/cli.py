@@ -292,6 +292,40 @@ def status_command(ctx, limit, as_json):
             click.echo(f"{when}  {row['outcome']:<9}  {row['url']}  {detail}".rstrip())
 
 
+@main.command("doctor")
+@click.option("--dry-run", is_flag=True, help="Only report; repair nothing.")
+@click.pass_context
+def doctor_command(ctx, dry_run):
+    """Check that the ledger and the note files agree, and repair what is safe.
+
+    Repairs: leftover temporary files removed, claims of stopped workers given back, moved notes
+    followed, notes the ledger never recorded recorded. Missing notes and two notes for one URL
+    are reported for you to decide. Exit 0 when all agree (after repairs), 1 when something is
+    left for you.
+    """
+    settings = _settings(ctx)
+    from .doctor import examine
+    from .ledger import open_ledger
+    from .pipeline import display_path, utc_now
+
+    ledger = _guard(lambda: open_ledger(settings.ledger_url, create=not dry_run))
+    try:
+        findings = _guard(lambda: examine(settings, ledger, utc_now(), repair=not dry_run))
+    finally:
+        ledger.close()
+    for finding in findings:
+        label = "repaired" if finding.repaired else ("would repair" if finding.repairable else "problem")
+        click.echo(f"{label}: {finding.text}")
+    left = [f for f in findings if not f.repaired]
+    repaired = len(findings) - len(left)
+    if not findings:
+        click.echo(f"ok: the ledger {display_path(settings.ledger_url.removeprefix('sqlite:///'))} "
+                   f"and the notes in {display_path(str(settings.output_dir))} agree")
+    else:
+        click.echo(f"{repaired} repaired, {len(left)} left" + (" for you" if left else ""))
+    ctx.exit(1 if left else 0)
+
+
 def _read_sources(settings):
     from .sources import load_sources
 

@@ -399,21 +399,79 @@ class Ledger:
         (due again) held by a dead process of this machine, or pending for longer than any item
         takes. Returns (items, sources) released."""
         with self._guard("write"), self.engine.begin() as conn:
-            pending = conn.execute(
-                sa.select(items.c.id, items.c.claimed_by, items.c.updated_at).where(items.c.outcome == "pending")
-            ).all()
-            lost = [r.id for r in pending if dead_here(r.claimed_by) or _aware(r.updated_at) < now - STALE_CLAIM]
+            lost = self._lost_claims(conn, now)
             for start in range(0, len(lost), 500):
                 conn.execute(
                     items.update().where(items.c.id.in_(lost[start:start + 500]), items.c.outcome == "pending")
                     .values(outcome="queued", retry_at=now, claimed_by=None, error="its worker stopped",
                             error_code="interrupted")
                 )
-            held = conn.execute(sa.select(sources.c.id, sources.c.claimed_by).where(~_unclaimed(now))).all()
-            dropped = [r.id for r in held if dead_here(r.claimed_by)]
+            dropped = self._lost_sources(conn, now)
             if dropped:
                 conn.execute(sources.update().where(sources.c.id.in_(dropped)).values(claimed_until=None, claimed_by=None))
         return len(lost), len(dropped)
+
+    def lost_claims(self, now: datetime) -> tuple[list[int], list[int]]:
+        """The items and sources that release_claims would give back."""
+        with self._guard("read"), self.engine.connect() as conn:
+            return self._lost_claims(conn, now), self._lost_sources(conn, now)
+
+    @staticmethod
+    def _lost_claims(conn: sa.Connection, now: datetime) -> list[int]:
+        pending = conn.execute(
+            sa.select(items.c.id, items.c.claimed_by, items.c.updated_at).where(items.c.outcome == "pending")
+        ).all()
+        return [r.id for r in pending if dead_here(r.claimed_by) or _aware(r.updated_at) < now - STALE_CLAIM]
+
+    @staticmethod
+    def _lost_sources(conn: sa.Connection, now: datetime) -> list[int]:
+        held = conn.execute(sa.select(sources.c.id, sources.c.claimed_by).where(~_unclaimed(now))).all()
+        return [r.id for r in held if dead_here(r.claimed_by)]
+
+    # -- checks for `ingest doctor` -------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        """What the database engine finds wrong with its own file (SQLite only)."""
+        if self.engine.dialect.name != "sqlite":
+            return []
+        with self._guard("check"), self.engine.connect() as conn:
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")]
+        return [] if rows == ["ok"] else rows
+
+    def created_notes(self) -> list[tuple[int, str, str, list[str]]]:
+        """(item id, URL, note path, every URL key of the item) for each item that wrote a note."""
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(items.c.id, items.c.url, items.c.note_path)
+                .where(items.c.outcome == "created", items.c.note_path.is_not(None))
+            ).all()
+            keys: dict[int, list[str]] = {}
+            for item_id, key in conn.execute(sa.select(aliases.c.item_id, aliases.c.key)):
+                keys.setdefault(item_id, []).append(key)
+        return [(r.id, r.url, r.note_path, keys.get(r.id, [])) for r in rows]
+
+    def archived_notes(self) -> list[tuple[str, str | None]]:
+        """(path, URL key) of every note the last archive scan found."""
+        with self._guard("read"), self.engine.connect() as conn:
+            return [(r.path, r.url_key) for r in conn.execute(sa.select(archive_notes.c.path, archive_notes.c.url_key))]
+
+    def adopt_note(self, url: str, key: str, path: str, now: datetime) -> None:
+        """Record a note found on disk as the created note of its URL: the item that names the
+        URL if there is one and it is unfinished, else a new item."""
+        with self._guard("write"), self.engine.begin() as conn:
+            owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
+            if owner is None:
+                owner = conn.execute(items.insert().values(
+                    url=url, url_key=key, outcome="created", note_path=path, attempts=0,
+                    created_at=now, updated_at=now,
+                )).inserted_primary_key[0]
+                conn.execute(aliases.insert().values(key=key, item_id=owner))
+                return
+            conn.execute(
+                items.update().where(items.c.id == owner, items.c.outcome.not_in(("created", "duplicate")))
+                .values(outcome="created", note_path=path, error=None, error_code=None, retry_at=None,
+                        claimed_by=None, updated_at=now)
+            )
 
     def record_fetch(self, item_id: int | None, url: str, started_at: datetime, duration: float,
                      status: int | None = None, error_code: str | None = None, error: str | None = None) -> None:

@@ -79,26 +79,35 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_leftovers(folder: Path) -> list[Path]:
-    """Delete the temporary files that killed writers left in `folder`; return what went.
-
-    A file whose writer still runs on this machine is left alone, unless it is very old."""
-    removed: list[Path] = []
+def leftovers(folder: Path) -> list[Path]:
+    """The temporary files in `folder` that killed writers left: their writer has gone from this
+    machine, or they are too old for any write still in progress."""
     try:
         candidates = [p for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX)]
     except OSError:  # a folder that is missing or unreadable has no leftovers to speak of
-        return removed
+        return []
     now = time.time()
+    found = []
     for path in candidates:
         match = TEMP_NAME.fullmatch(path.name)
         owner = f"{match[2]}:{match[1]}" if match and match[1] else None
         try:
-            old = now - path.lstat().st_mtime > LEFTOVER_AGE
-            if dead_here(owner) or old:
-                path.unlink()
-                removed.append(path)
+            if dead_here(owner) or now - path.lstat().st_mtime > LEFTOVER_AGE:
+                found.append(path)
         except FileNotFoundError:  # its writer finished meanwhile
+            continue
+    return found
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Delete the leftovers in `folder`; return what went."""
+    removed = []
+    for path in leftovers(folder):
+        try:
+            path.unlink()
+        except FileNotFoundError:
             continue
         except OSError as exc:
             raise WriteError(f"cannot remove the leftover {path} ({exc.strerror}); delete it by hand") from None
+        removed.append(path)
     return removed
