@@ -29,14 +29,25 @@ def examine(settings: Settings, ledger: Ledger, now: datetime, *, repair: bool) 
     """Every disagreement between the ledger and the files, repaired where safe when `repair`."""
     problems = ledger.integrity_problems()
     if problems:  # repairs written into a damaged database would only spread the damage
+        # SQLite starts its first report with a "*** in database main ***" line: one finding, one line
+        problems = [" ".join(line for line in p.splitlines() if line.strip() and not line.startswith("*** "))
+                    for p in problems[:10]]
         return [Finding(f"ledger {ledger.url} is damaged: {p}; move it aside and restore a backup", False, False)
-                for p in problems[:10]]
+                for p in problems]
     findings = _leftovers(settings.output_dir, repair) + _claims(ledger, now, repair)
     folders = [p for p in (settings.archive_dir, settings.output_dir) if p and p.is_dir()]
     scan = scan_archive(folders, ledger.archive_state())
-    ledger.update_archive(scan.changed, scan.removed)  # a cache of the files: always safe to refresh
+    if repair:
+        ledger.update_archive(scan.changed, scan.removed)  # a cache of the files: always safe to refresh
+        archived = ledger.archived_notes()
+    else:  # a check changes nothing, not even that cache: the scan is laid over it in memory
+        cached = dict(ledger.archived_notes())
+        for path in scan.removed:
+            cached.pop(path, None)
+        cached.update((c["path"], c["url_key"]) for c in scan.changed)
+        archived = list(cached.items())
     findings += [Finding(problem, False, False) for problem in scan.problems]
-    findings += _notes(settings.output_dir, ledger, now, repair)
+    findings += _notes(settings.output_dir, ledger, archived, now, repair)
     return findings
 
 
@@ -58,9 +69,9 @@ def _claims(ledger: Ledger, now: datetime, repair: bool) -> list[Finding]:
                     False)]
 
 
-def _notes(output_dir: Path, ledger: Ledger, now: datetime, repair: bool) -> list[Finding]:
+def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | None]], now: datetime,
+           repair: bool) -> list[Finding]:
     findings = []
-    archived = ledger.archived_notes()
     by_key: dict[str, list[str]] = {}
     for path, key in archived:
         if key:

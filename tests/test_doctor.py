@@ -1,0 +1,219 @@
+"""End to end: `ingest doctor` on workspaces where the ledger and the note files disagree.
+
+The disagreements are made the way they happen: a writer killed mid-write or mid-item (its
+temporary file and claim left), a note written but never recorded, and a curator who renames,
+deletes or copies notes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.worker import host
+
+WORDS = ("model training data compute alignment evaluation interpretability agents reward policy "
+         "benchmark scaling safety oversight robustness transfer language reasoning tokens layers").split()
+
+
+def article(n: int) -> bytes:
+    """A distinct article page: its text depends on n, so no two are content duplicates."""
+    words = [WORDS[(n * 7 + i * (n + 3)) % len(WORDS)] for i in range(120)]
+    paragraphs = "".join(f"<p>Study {n} part {k}: {' '.join(words[k * 30:(k + 1) * 30])}.</p>" for k in range(4))
+    return (f"<html><head><meta charset='utf-8'><title>Research note {n}</title>"
+            f'<meta property="article:published_time" content="2025-03-0{n % 9 + 1}"></head>'
+            f"<body><article><h1>Research note {n}</h1>{paragraphs}</article></body></html>").encode()
+
+
+@pytest.fixture(scope="module")
+def dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout)
+
+
+def ledger_path(root: Path) -> Path:
+    return root / "state" / "ledger.db"
+
+
+def sql(root: Path, statement: str, *args) -> list[tuple]:
+    db = sqlite3.connect(ledger_path(root))
+    try:
+        with db:
+            return db.execute(statement, args).fetchall()
+    finally:
+        db.close()
+
+
+def snapshot(root: Path) -> tuple[dict, dict]:
+    """Every file of the output folder (name → bytes) and every row of every ledger table."""
+    files = {p.name: p.read_bytes() for p in sorted((root / "seeds").iterdir())}
+    db = sqlite3.connect(ledger_path(root))
+    try:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        rows = {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        db.close()
+    return files, rows
+
+
+def lines(result, label: str) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith(label)]
+
+
+def note_of(cli, url: str, before: set[Path]) -> Path:
+    result = cli("url", url)
+    assert result.exit_code == 0, result.output
+    [note] = set(cli.notes()) - before
+    return note
+
+
+def test_a_clean_workspace_is_ok(cli, serve):
+    fresh = cli("doctor")
+    assert fresh.exit_code == 0, fresh.output
+    assert fresh.stdout == "ok: the ledger state/ledger.db and the notes in seeds agree\n"
+    assert cli("url", serve("/posts/1", article(1))).exit_code == 0
+    after = cli("doctor")
+    assert after.exit_code == 0, after.output
+    assert after.stdout == "ok: the ledger state/ledger.db and the notes in seeds agree\n"
+    assert cli("doctor", "--dry-run").stdout == after.stdout
+
+
+def test_doctor_reports_repairs_what_is_safe_and_leaves_the_rest_to_a_person(cli, serve, dead_pid):
+    seeds = cli.root / "seeds"
+    urls = {name: serve(f"/posts/{name}", article(n)) for n, name in enumerate(("kept", "moved", "gone", "twin"), 1)}
+    notes: dict[str, Path] = {}
+    for name, url in urls.items():
+        notes[name] = note_of(cli, url, set(cli.notes()))
+    stopped = serve("/posts/stopped", b"gone", status=404)
+    assert cli("url", stopped).exit_code == 1  # an item the ledger knows, without a note
+
+    # a worker killed mid-item: its claim and its temporary file stay behind
+    sql(cli.root, "UPDATE items SET outcome = 'pending', claimed_by = ? WHERE url = ?", f"{host()}:{dead_pid}", stopped)
+    leftover = seeds / f".ingest-tmp-{dead_pid}@{host()}-d34d.md"
+    leftover.write_text("---\ntype: source\ntitle: half")
+    in_progress = seeds / f".ingest-tmp-{os.getpid()}@{host()}-l1v3.md"  # a live writer's: not a leftover
+    in_progress.write_text("---\ntype: source\n")
+    # a poll killed while it held a source
+    (cli.root / "config" / "sources.toml").write_text(
+        f'[[source]]\nname = "lab"\nurl = "{urls["kept"]}/feed.xml"\nkind = "feed"\nevery = "1h"\n')
+    assert cli("sources", "list").exit_code == 0
+    sql(cli.root, "UPDATE sources SET claimed_until = '2999-01-01 00:00:00.000000', claimed_by = ?",
+        f"{host()}:{dead_pid}")
+    # a note written by a writer killed before it recorded it
+    unrecorded_url = urls["kept"].replace("/posts/kept", "/posts/unrecorded")
+    unrecorded = seeds / "2025-03-09-localhost-unrecorded.md"
+    unrecorded.write_text(notes["kept"].read_text().replace(f"url: {urls['kept']}", f"url: {unrecorded_url}"))
+    assert f"url: {unrecorded_url}" in unrecorded.read_text()
+    # the curators: one note renamed, one deleted, one copied
+    moved = notes["moved"].rename(seeds / "renamed-by-a-curator.md")
+    notes["gone"].unlink()
+    twin = seeds / "copy-of-a-note.md"
+    shutil.copy(notes["twin"], twin)
+
+    # --dry-run: everything reported, nothing changed
+    before = snapshot(cli.root)
+    check = cli("doctor", "--dry-run")
+    assert check.exit_code == 1, check.output
+    after = snapshot(cli.root)
+    assert after[0] == before[0], "a dry run changed the output folder"
+    for table, rows in before[1].items():
+        assert after[1][table] == rows, f"a dry run changed the ledger's {table} table"
+    assert sorted(lines(check, "would repair: ")) == sorted([
+        f"would repair: leftover temporary file {leftover}",
+        "would repair: 1 item(s) and 1 source(s) claimed by a stopped worker",
+        f"would repair: the note of {urls['moved']} moved to {moved}",
+        f"would repair: note {unrecorded} is not in the ledger",
+    ])
+    problems = sorted(lines(check, "problem: "))
+    assert len(problems) == 2, check.stdout
+    assert problems[0].startswith(f"problem: missing note for {urls['gone']}: {notes['gone'].resolve()} is gone;")
+    assert f"`ingest url --force {urls['gone']}`" in problems[0]
+    assert problems[1] == f"problem: two notes for one URL: {twin} and {notes['twin'].resolve()}; keep one"
+    assert check.stdout.splitlines()[-1] == "0 repaired, 6 left for you"
+    assert len(check.stdout.splitlines()) == 7
+
+    # a real run repairs the safe ones
+    fix = cli("doctor")
+    assert fix.exit_code == 1, fix.output
+    assert sorted(lines(fix, "repaired: ")) == sorted([
+        f"repaired: removed the leftover temporary file {leftover}",
+        "repaired: queued again 1 item(s) and released 1 source(s) that a stopped worker had claimed",
+        f"repaired: followed the note of {urls['moved']} to {moved}",
+        f"repaired: recorded {unrecorded}, a note the ledger had not heard of",
+    ])
+    assert sorted(lines(fix, "problem: ")) == problems
+    assert lines(fix, "would repair") == []
+    assert fix.stdout.splitlines()[-1] == "4 repaired, 2 left for you"
+    assert not leftover.exists()
+    assert sql(cli.root, "SELECT outcome, claimed_by FROM items WHERE url = ?", stopped) == [("queued", None)]
+    assert sql(cli.root, "SELECT claimed_until, claimed_by FROM sources") == [(None, None)]
+    assert sql(cli.root, "SELECT outcome, note_path FROM items WHERE url = ?", urls["moved"]) == [
+        ("created", str(moved.resolve()))]
+    assert sql(cli.root, "SELECT outcome, note_path FROM items WHERE url = ?", unrecorded_url) == [
+        ("created", str(unrecorded.resolve()))]
+    assert sorted(p.name for p in seeds.iterdir()) == sorted(
+        [notes["kept"].name, moved.name, notes["twin"].name, twin.name, unrecorded.name, in_progress.name])
+
+    # the repaired state is known to every command now: no fetch for the adopted note's URL
+    assert cli("url", unrecorded_url).stdout == f"duplicate {unrecorded_url} (archived as seeds/{unrecorded.name})\n"
+
+    # what is left is a person's to decide, and is said again
+    again = cli("doctor")
+    assert again.exit_code == 1
+    assert sorted(again.stdout.splitlines()[:-1]) == problems
+    assert again.stdout.splitlines()[-1] == "0 repaired, 2 left for you"
+
+    # the curator decides: one twin goes, the deleted note is fetched again
+    twin.unlink()
+    restored = cli("url", "--force", urls["gone"])
+    assert restored.exit_code == 0, restored.output
+    assert restored.stdout == f"created seeds/{notes['gone'].name}\n"
+    done = cli("doctor")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "ok: the ledger state/ledger.db and the notes in seeds agree\n"
+
+
+def test_a_corrupted_ledger_is_one_line_and_exit_2(cli):
+    assert cli("doctor").exit_code == 0
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ledger_path(cli.root)}{suffix}").unlink(missing_ok=True)
+    ledger_path(cli.root).write_bytes(b"\x00junk, not SQLite\xff" * 512)
+    for args in (("doctor",), ("doctor", "--dry-run")):
+        result = cli(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"ingest: ledger sqlite:///{ledger_path(cli.root).resolve()} is corrupted ("), line
+        assert line.endswith("; move it aside and restore a backup")
+        assert "Traceback" not in result.output
+
+
+def test_a_damaged_page_is_a_problem_on_one_line_and_nothing_is_repaired(cli, dead_pid):
+    assert cli("doctor").exit_code == 0
+    leftover = cli.root / "seeds" / f".ingest-tmp-{dead_pid}@{host()}-d34d.md"
+    leftover.parent.mkdir()
+    leftover.write_text("half")
+    db = sqlite3.connect(ledger_path(cli.root))
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        [(page,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'ix_items_content_hash'").fetchall()
+    finally:
+        db.close()
+    with open(ledger_path(cli.root), "r+b") as handle:  # an index's page, not the header: the file still opens
+        handle.seek((page - 1) * page_size)
+        handle.write(b"\xff" * 64)
+
+    result = cli("doctor")
+    assert result.exit_code == 1, result.output
+    [problem, summary] = result.stdout.splitlines()
+    assert problem.startswith(f"problem: ledger sqlite:///{ledger_path(cli.root).resolve()} is damaged: ")
+    assert problem.endswith("; move it aside and restore a backup") and "***" not in problem
+    assert summary == "0 repaired, 1 left for you"
+    assert leftover.exists(), "no repair is made beside a damaged ledger"
