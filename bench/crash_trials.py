@@ -115,7 +115,7 @@ def workspace(root: Path, site: LocalSite) -> Path:
 def ingest(root: Path, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")} | {"INGEST_MIN_INTERVAL": "0"}
     return subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True)
 
 

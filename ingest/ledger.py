@@ -220,14 +220,9 @@ class Ledger:
 
     def revision(self) -> str | None:
         with self._guard("read"), self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision(conn)
 
-    def upgrade(self, *, allowed: bool = True) -> None:
-        current = self.revision()
-        if current == HEAD:
-            return
+    def _check_upgradable(self, current: str | None, allowed: bool) -> None:
         if current is not None and current not in KNOWN_REVISIONS:
             raise LedgerError(
                 f"ledger {self.url} was written by a newer version of ingest (schema {current}); upgrade ingest",
@@ -235,6 +230,12 @@ class Ledger:
             )
         if not allowed:
             raise LedgerError(f"ledger {self.url} needs an upgrade first; run any ingest command without --dry-run")
+
+    def upgrade(self, *, allowed: bool = True) -> None:
+        current = self.revision()
+        if current == HEAD:
+            return
+        self._check_upgradable(current, allowed)
         from alembic import command  # imported only when a migration is due: it is slow to load
         from alembic.config import Config
 
@@ -249,6 +250,13 @@ class Ledger:
                 conn.commit()
             try:
                 with conn.begin():
+                    # two processes starting on a fresh ledger: one migrates, the other waits here
+                    # and then finds the schema current
+                    _lock_schema(conn)
+                    current = _revision(conn)
+                    if current == HEAD:
+                        return
+                    self._check_upgradable(current, allowed)
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
             finally:
@@ -656,6 +664,20 @@ class _LedgerErrors:
         if "readonly" in text or "read-only" in text:
             raise LedgerError(f"ledger {self.url} is read-only; fix its permissions", code="ledger_readonly") from None
         raise LedgerError(f"ledger {self.url}: cannot {self.what} ({text})") from None
+
+
+def _revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _lock_schema(conn: sa.Connection) -> None:
+    """Hold the database's write lock for the rest of the transaction, so migrations run once."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite has not begun yet: it begins before DML only
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242, 1)"))
 
 
 def _enqueue(conn: sa.Connection, item: dict, source_id: int, now: datetime) -> None:
