@@ -276,7 +276,7 @@ def status_command(ctx, limit, as_json):
     from .ledger import open_ledger
     from .pipeline import display_path
 
-    ledger = _guard(lambda: open_ledger(settings.ledger_url))
+    ledger = _guard(lambda: open_ledger(settings.ledger_url, wait=settings.ledger_wait))
     try:
         rows = _guard(lambda: ledger.recent(limit))
     finally:
@@ -308,7 +308,7 @@ def doctor_command(ctx, dry_run):
     from .ledger import open_ledger
     from .pipeline import display_path, utc_now
 
-    ledger = _guard(lambda: open_ledger(settings.ledger_url, create=not dry_run))
+    ledger = _guard(lambda: open_ledger(settings.ledger_url, create=not dry_run, wait=settings.ledger_wait))
     try:
         findings = _guard(lambda: examine(settings, ledger, utc_now(), repair=not dry_run))
     finally:
@@ -434,7 +434,7 @@ def sources_list(ctx, as_json):
     from .timing import is_stale
 
     configured = _load_sources(settings)
-    ledger = _guard(lambda: open_ledger(settings.ledger_url))
+    ledger = _guard(lambda: open_ledger(settings.ledger_url, wait=settings.ledger_wait))
     try:
         now = utc_now()
         _guard(lambda: ledger.sync_sources(configured, now))
@@ -622,7 +622,8 @@ class _open_run:
 
         template = _guard(lambda: load_template(self.settings.template))
         taxonomy = _guard(lambda: load_taxonomy(self.settings.taxonomy_path))
-        ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run))
+        ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run,
+                                            wait=self.settings.ledger_wait))
         fetcher = PoliteFetcher(Fetcher(self.settings), self.settings, store=None if self.dry_run else ledger)
         self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force, taxonomy=taxonomy)
         return self.run

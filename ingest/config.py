@@ -32,6 +32,7 @@ PATH_KEYS = ("output_dir", "archive_dir", "template", "sources", "taxonomy", "mo
 class Settings:
     output_dir: Path = Path("seeds")
     ledger: str = "ledger.db"  # a SQLite file path or a database URL
+    ledger_wait: float = 30.0  # seconds to wait for a ledger another process is writing, then give up
     archive_dir: Path | None = None  # the curators' existing notes, read for duplicates
     template: Path | None = None  # None: templates/source-note.md.j2 of this repository
     user_agent: str = "ingest/{version} (+{contact_url})"
@@ -120,8 +121,11 @@ def load_settings(
     if config_path.is_file():
         try:
             data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start});"
+                              " save the file as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
         base = config_path.resolve().parent
@@ -209,7 +213,7 @@ def _check(s: Settings, where: str) -> Settings:
         value = getattr(s, key)
         if not math.isfinite(value) or value < 0 or (key != "backoff" and value == 0):
             raise bad(key, "must be a positive number of seconds")
-    for key in ("host_delay", "min_interval", "max_interval", "stale_after", "tick"):
+    for key in ("host_delay", "min_interval", "max_interval", "stale_after", "tick", "ledger_wait"):
         if not math.isfinite(getattr(s, key)) or getattr(s, key) < 0:
             raise bad(key, "must be zero or a positive number")
     if s.concurrency < 1:

@@ -175,8 +175,9 @@ class Known:
     updated_at: datetime | None = None
 
 
-def open_ledger(url: str, *, create: bool = True) -> "Ledger":
-    """Open (and create or upgrade) the ledger at a SQLAlchemy database URL."""
+def open_ledger(url: str, *, create: bool = True, wait: float = 30.0) -> "Ledger":
+    """Open (and create or upgrade) the ledger at a SQLAlchemy database URL; a write waits up to
+    `wait` seconds for another process's, then fails as locked."""
     if url.startswith("sqlite:///") and not create and not Path(url[len("sqlite:///"):]).exists():
         url = "sqlite://"  # a dry run on a fresh machine: an empty in-memory ledger, no file made
     if url.startswith("sqlite:///"):
@@ -185,16 +186,16 @@ def open_ledger(url: str, *, create: bool = True) -> "Ledger":
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LedgerError(f"ledger folder {folder} cannot be created ({exc.strerror}); check the 'ledger' setting") from None
-    engine = _engine(url)
+    engine = _engine(url, wait)
     ledger = Ledger(engine, url)
     ledger.upgrade(allowed=create or url == "sqlite://")
     return ledger
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, wait: float) -> sa.Engine:
     try:
         if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"timeout": 30})
+            engine = sa.create_engine(url, connect_args={"timeout": wait})
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn, _record):  # WAL lets readers work while a poll writes

@@ -24,7 +24,7 @@ import jinja2
 
 from .archive import scan_archive
 from .config import Settings
-from .errors import FetchError, IngestError, LedgerError
+from .errors import FetchError, IngestError, LedgerError, WriteError
 from .charset import page_html
 from .ledger import DONE, Known, Ledger
 from .model import Model
@@ -146,12 +146,19 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
     if workers > 1:
         run.prepare.start_pool(len(jobs))
 
+    unwritable = threading.Event()  # the output folder failed: every later note would fail alike
+
     def one(job: Job) -> Outcome:
         if run.stop.is_set():  # a source's item stays queued in the ledger for the next run
             return Outcome(job.url, "skipped", error="stopped before it started")
+        if unwritable.is_set():
+            return Outcome(job.url, "skipped", error="not started: the output folder cannot be written")
         # the same URL twice in one batch: the second waits for the first and is its duplicate
         with run._locks[try_key(job.url) or job.url]:
-            return ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
+            outcome = ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
+        if outcome.code == WriteError.code:
+            unwritable.set()
+        return outcome
 
     if workers == 1:
         yield from map(one, jobs)
@@ -204,6 +211,12 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
             return Outcome(url, "duplicate", path=known.note_path if known else None)
     try:
         return _fetch_and_write(url, item_id, run, now, hint, source)
+    except WriteError as exc:  # the folder's fault, not the item's: it waits, queued, for a folder that works
+        if item_id is not None:
+            with contextlib.suppress(LedgerError):
+                run.ledger.finish(item_id, "queued", run.clock(), retry_at=run.clock(), error=exc.message,
+                                  error_code=exc.code)
+        return Outcome(url, "failed", error=exc.message, code=exc.code)
     except IngestError as exc:
         if item_id is not None:
             with contextlib.suppress(LedgerError):
