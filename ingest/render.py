@@ -127,6 +127,9 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     while len(parts) > 1 and parts[-1] in STOP_WORDS:
         parts.pop()
     brief = "-".join(parts) or "untitled"
+    # an ISO date is its own slug; anything else ("", "2025/05/29", "../x") must not bring a
+    # path separator, control character or leading dot into the name
+    day = slug(day) or "undated"
     # room for "-NN" added when the name is taken, and ".md"
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
 

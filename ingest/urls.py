@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+import string
+from urllib.parse import quote_plus, unquote_plus, unquote_to_bytes, urlsplit, urlunsplit
 
 import courlan
 
 from .errors import IngestError
 
 SCHEMES = ("http", "https")
+
+# courlan's tracker list (courlan.clean.TRACKERS_RE), but a tracker word must be a whole word of
+# the name: courlan's pattern is open at the end, so it also dropped real parameters that merely
+# start with one (game, gallery, global, reference, sourcecode…) and merged distinct pages.
+TRACKING_PARAM = re.compile(
+    r"^(?:dc|fbc|gc|twc|yc|ysc)lid|"
+    r"^(?:click|gbra|msclk|igsh|partner|wbra)id|"
+    r"^(?:ads?|ga|gs|itm|mc|mkt|ml|mtm|oly|pk|utm|vero)_|"
+    r"(?:^|[\W_])(?:aff|affi|affiliate|campaign|cl?id|eid|ga|gl|"
+    r"kwd|keyword|medium|ref|referr?er|session|source|uid|xtor)(?:id)?(?:$|[\W_])"
+)
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_PUNYCODE = re.compile(r"(?<![^.@])xn--[a-z0-9-]+(?=[.:]|$)")
 
 
 class InvalidURLError(IngestError, ValueError):
@@ -33,10 +49,51 @@ def normalize_url(url: str) -> str:
         raise InvalidURLError("URL contains spaces; percent-encode them as %20", url=url)
     try:
         # a SplitResult, not the string: courlan HTML-unescapes strings, turning "&lt=0" into "<=0"
-        normalized = courlan.normalize_url(parts)
+        # the query is cleaned here, not by courlan (see clean_query)
+        normalized = urlsplit(courlan.normalize_url(parts._replace(query="", fragment="")))
     except (ValueError, UnicodeError) as exc:
         raise InvalidURLError(f"malformed URL ({exc})", url=url) from None
-    return urlunsplit(urlsplit(normalized)._replace(fragment=""))
+    query = clean_query(parts.query)
+    path = _ESCAPE.sub(_tidy_escape, normalized.path) or ("/" if query else "")
+    netloc = _PUNYCODE.sub(_unicode_label, normalized.netloc)
+    return urlunsplit(normalized._replace(netloc=netloc, path=path, query=query, fragment=""))
+
+
+def _unicode_label(match: re.Match) -> str:
+    # courlan decodes punycode labels only where no port follows ("xn--p1ai:8080" stayed)
+    try:
+        return match.group(0).encode("ascii").decode("idna")
+    except UnicodeError:
+        return match.group(0)
+
+
+def _tidy_escape(match: re.Match) -> str:
+    # RFC 3986 6.2.2: "%7e", "%7E" and "~" spell one path, which courlan leaves as written
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def clean_query(query: str) -> str:
+    """The query without tracking parameters, fields sorted by name (a name's values in order),
+    each written one way (form encoding).
+
+    courlan's clean_query went through parse_qs, which drops fields without a value (`?1234`,
+    `?page=`) and replaces bytes that are not UTF-8 (`?q=caf%E9`): other pages than the one linked."""
+    fields = []
+    for field in query.split("&"):
+        if not field:
+            continue
+        name, eq, value = field.partition("=")
+        decoded = unquote_plus(name)
+        if TRACKING_PARAM.search(decoded.lower()):
+            continue
+        fields.append((decoded, _form_encode(name) + eq + _form_encode(value)))
+    fields.sort(key=lambda f: f[0])  # stable: repeated names keep their order
+    return "&".join(f for _, f in fields)
+
+
+def _form_encode(text: str) -> str:
+    return quote_plus(unquote_to_bytes(text.replace("+", " ")), safe="")
 
 
 def url_key(url: str) -> str:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.errors import WriteError
+from ingest.render import note_filename
 from ingest.writer import MAX_SUFFIX, TEMP_PREFIX, write_note
 
 NAME = "2025-05-29-anthropic-open-sourcing-circuit-tracing-tools.md"
@@ -183,3 +188,66 @@ def test_many_threads_writing_one_name_get_distinct_files(tmp_path):
     for i, path in results.items():
         assert path.read_text() == f"writer {i}\n"
     assert _temps(tmp_path) == []
+
+
+# -- properties: any title, author and date → one file, inside the folder, never over another --
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
+# hostile names, and a handful of plain ones so that notes collide on one file name
+_FIELD = st.one_of(
+    st.sampled_from(["", "Jane Doe", "Hello", "../..", "/etc/passwd", "..\\..\\x", "\x00", "a\x1fb", ".hidden",
+                     "שלום עולם", "\u202eevil.exe", "x" * 600, "日本語"]),
+    _TEXT,
+    st.lists(st.sampled_from(["/", "\\", "..", ".", "\x00", "\n", "\u202e", "مرحبا", "a", " "]), max_size=10).map("".join),
+)  # fmt: skip
+_DAY = st.one_of(st.sampled_from(["2025-05-29", "2025-05-29", "", "..", "2025/05/29", "../x", "\x00"]), _TEXT)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().parent == folder.resolve()
+
+
+@settings(max_examples=60, deadline=None)
+@given(day=_DAY, author=_FIELD, title=_FIELD, url=st.one_of(st.just(""), _TEXT))
+def test_any_note_is_written_as_one_file_inside_the_folder(day, author, title, url):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "seeds"
+        name = note_filename(day, author, title, url)
+        path = write_note(folder, name, TEXT)
+        assert path.name == name
+        assert _inside(path, folder)
+        assert sorted(p.name for p in Path(tmp).iterdir()) == ["seeds"]  # nothing beside the folder
+        assert [p.name for p in folder.iterdir()] == [name]
+        assert path.read_bytes() == TEXT.encode("utf-8")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(_DAY, _FIELD, _FIELD), min_size=2, max_size=12))
+def test_colliding_names_never_overwrite_a_note(notes):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        written = {}
+        for i, (day, author, title) in enumerate(notes):
+            text = f"note {i}: {title!r}\n"
+            path = write_note(folder, note_filename(day, author, title), text)
+            assert _inside(path, folder)
+            assert path not in written
+            written[path] = text
+        assert len(written) == len(notes)  # all distinct files
+        assert sorted(folder.iterdir()) == sorted(written)  # and nothing else, no temp file
+        for path, text in written.items():
+            assert path.read_text(encoding="utf-8") == text  # each with its own content
+
+
+@pytest.mark.xfail(strict=True, reason="write_note trusts its filename: it must refuse one that is not a single "
+                   "path component (separator, NUL, '', '.', '..', absolute) before writing anything")  # fmt: skip
+@pytest.mark.parametrize("name", ["../escape.md", "../seeds/../escape.md", "", ".", "..", "x\x00.md", "ABS"])
+def test_a_name_that_is_not_one_path_component_is_refused(tmp_path, name):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    if name == "ABS":
+        name = str(tmp_path / "escape.md")
+    with pytest.raises(WriteError):
+        write_note(folder, name, TEXT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds"]
+    assert list(folder.iterdir()) == []
