@@ -31,6 +31,8 @@ def write_note(folder: Path, filename: str, text: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WriteError(f"output folder {folder} cannot be created ({exc.strerror}); check the 'output_dir' setting") from None
+    if not _one_component(filename):  # render makes safe names; this guards every other caller
+        raise WriteError(f"refused note file name {filename!r}: it must be one plain file name inside {folder}")
     stem = filename.removesuffix(".md")
     tmp = _write_temp(folder, text)
     try:
@@ -48,6 +50,11 @@ def write_note(folder: Path, filename: str, text: str) -> Path:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _one_component(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and not name.startswith(".") and not any(
+        c in name for c in ("/", "\\", "\x00"))
 
 
 def _write_temp(folder: Path, text: str) -> str:
