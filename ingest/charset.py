@@ -2,13 +2,17 @@
 
 The first of these that applies wins:
   1. a byte-order mark (UTF-8, UTF-16 LE/BE);
-  2. the charset of the HTTP Content-Type header, if Python knows it;
-  3. the document's own declaration in its first 4 KB: <meta charset=...>,
+  2. UTF-8, when the bytes are valid UTF-8 and hold non-ASCII characters, whatever is declared:
+     text in a legacy charset is practically never valid UTF-8 by accident, while a UTF-8 page
+     under a stale "charset=iso-8859-1" header or template is common (a browser shows mojibake);
+  3. the charset of the HTTP Content-Type header, if Python knows it ("utf-16" on bytes without
+     a NUL, which UTF-16 markup always has, is a mislabelled 8-bit page and ignored);
+  4. the document's own declaration in its first 4 KB: <meta charset=...>,
      <meta http-equiv=Content-Type content="...; charset=...">, or <?xml ... encoding=...?>;
-  4. UTF-8, when the bytes are valid UTF-8 (so plain UTF-8 pages skip detection);
-  5. detection by charset-normalizer, preferring windows-1252 among equally good guesses;
-  6. UTF-8 with U+FFFD for the bytes that do not fit.
-A declared charset (2, 3) that fails to decode the bytes strictly is passed over. As in the WHATWG
+  5. UTF-8, when the bytes are valid UTF-8 (so plain UTF-8 pages skip detection);
+  6. detection by charset-normalizer, preferring windows-1252 among equally good guesses;
+  7. UTF-8 with U+FFFD for the bytes that do not fit.
+A declared charset (3, 4) that fails to decode the bytes strictly is passed over. As in the WHATWG
 Encoding Standard, labels that browsers treat as aliases are mapped: "iso-8859-1", "latin-1" and
 "us-ascii" all mean windows-1252, whose 0x80-0x9F range holds the curly quotes and dashes.
 """
@@ -49,10 +53,18 @@ def decode_html(content: bytes, header_charset: str | None) -> str:
     for bom, encoding in BOMS:
         if content.startswith(bom):
             return content[len(bom):].decode(encoding, errors="replace")
+    if not content.isascii():
+        text = _try(content, "utf-8")
+        if text is not None:
+            return text
     declared = _codec(_declared(content))
     if declared is not None and declared.startswith("utf-16"):
         declared = "utf-8"  # a declaration readable as ASCII cannot be UTF-16; browsers take UTF-8
-    for encoding in (_codec(header_charset), declared):
+    header = _codec(header_charset)
+    wide = header is not None and header.startswith(("utf-16", "utf-32"))
+    if wide and b"\x00" not in content[:PRESCAN_BYTES]:
+        header = None  # without a BOM or a single NUL, "charset=utf-16" is a mislabelled 8-bit page
+    for encoding in (header, declared):
         text = _try(content, encoding)
         if text is not None:
             return text
@@ -106,6 +118,13 @@ def _detect(content: bytes) -> str | None:
 
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# what a body is when its first bytes say so, whatever the Content-Type claims
+SIGNATURES = (
+    (b"%PDF-", "a PDF document"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x1f\x8b", "gzip-compressed data"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office file)"), (b"\xd0\xcf\x11\xe0", "an old Office document"),
+    (b"\x7fELF", "a program"),
+)
 
 
 def page_html(result: FetchResult) -> str:
@@ -122,6 +141,13 @@ def page_html(result: FetchResult) -> str:
             url=result.url,
             code="unsupported_content_type",
         )
+    for magic, what in SIGNATURES:
+        if body.startswith(magic):
+            label = f"served as {kind}" if kind else "served without a content type"
+            raise ExtractError(
+                f"the body is {what}, not an HTML page ({label}); only web pages are archived for now",
+                url=result.url, code="binary_body",
+            )
     if b"\x00" in body[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ExtractError("the body is binary data, not an HTML page", url=result.url, code="binary_body")
     return decode_html(body, result.charset)

@@ -45,8 +45,9 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         drop_hidden(tree)
     declared_day = best_date(meta, None, today)
     if declared_day is None and tree is not None:  # htmldate's heuristics, on the unpruned page
-        declared_day = parse_day(find_date(tree, extensive_search=True, original_date=True, url=url,
-                                           max_date=today.isoformat()), today)
+        found_day = parse_day(find_date(tree, extensive_search=True, original_date=True, url=url,
+                                        max_date=today.isoformat()), today)
+        declared_day = found_day if found_day and _written(found_day, html, url) else None
     # trafilatura's own metadata is not asked for: metadata.py reads the page once for all fields
     found = bare_extraction(
         tree if tree is not None else html,
@@ -82,6 +83,29 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         keywords=keywords(meta),
         page_types=meta.page_types,
     )
+
+
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+               "october", "november", "december")
+
+
+def _written(day: str, html: str, url: str) -> bool:
+    """False for a date htmldate completed from a year or a month alone ("2024" → 2024-01-01,
+    "2024-13-45" → 2024-01-01): the spec forbids inventing a date. Only the 1st of a month can be
+    such a completion, so other days pass unchecked."""
+    year, month, dom = (int(part) for part in day.split("-"))
+    if dom != 1:
+        return True
+    name = MONTH_NAMES[month - 1]
+    m, d = rf"0?{month}", r"0?1"
+    written = (
+        rf"(?<!\d){year}(?P<s>[-/._]?){m}(?P=s){d}(?!\d)",  # 2024-03-01, 2024/3/1, 20240301
+        rf"(?<!\d){d}(?P<s>[-/.])\s?{m}(?P=s)\s?{year}(?!\d)",  # 01.03.2024, 1/3/2024
+        rf"(?<![\d.]){m}(?P<s>[-/.]){d}(?P=s){year}(?!\d)",  # 3/1/2024 (US)
+        rf"\b{d}(st)?\.?\s+(of\s+)?{name[:3]}[a-z]*\.?,?\s+{year}\b",  # 1 March 2024, 1st of Mar. 2024
+        rf"\b{name[:3]}[a-z]*\.?\s+{d}(st)?,?\s+{year}\b",  # March 1, 2024
+    )
+    return any(re.search(pattern, text, re.I) for pattern in written for text in (html, url))
 
 
 def visible_byline(tree) -> str | None:

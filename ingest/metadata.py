@@ -51,6 +51,8 @@ ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|sp
                          r"the associated press|reuters|afp|dpa)\b.*$", re.I)
 ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
                        r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
+END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 
@@ -94,13 +96,36 @@ class PageMeta:
 
 def parse_html(page: str) -> lxml_html.HtmlElement | None:
     """The page as a tree, parsed as trafilatura parses it; None for a page lxml cannot read."""
-    # the text is already decoded: say so, or a <meta charset> in it would decode it a second time
+    # the text is already decoded: say so, or a <meta charset> in it would decode it a second time;
+    # huge_tree: libxml2 otherwise drops everything nested deeper than 256 elements (tag soup with
+    # hundreds of unclosed <div>s), and the page's size is already capped by the fetcher
     parser = lxml_html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
-                                  remove_comments=True, remove_pis=True)
+                                  remove_comments=True, remove_pis=True, huge_tree=True)
+    # libxml2 stops reading at </html> and puts what follows </body> outside the body; browsers
+    # read on, and a CMS snippet with a stray "</body></html>" mid-page must not cut the article
+    page = END_OF_PAGE.sub("", page)
     try:
-        return lxml_html.fromstring(page.encode("utf-8", "replace"), parser=parser)
+        tree = lxml_html.fromstring(page.encode("utf-8", "replace"), parser=parser)
     except (ValueError, TypeError, lxml_html.etree.ParserError):
         return None
+    _drop_control_chars(tree)
+    return tree
+
+
+def _drop_control_chars(tree: lxml_html.HtmlElement) -> None:
+    """One control character that XML forbids (a BEL in a title, raw or as &#7;) makes trafilatura
+    drop the whole page; a browser shows nothing for it either (form feed is HTML whitespace)."""
+    def clean(text: str) -> str:
+        return CONTROL_CHARS.sub(lambda m: " " if m.group() == "\x0c" else "", text)
+
+    for element in tree.iter():
+        if element.text and CONTROL_CHARS.search(element.text):
+            element.text = clean(element.text)
+        if element.tail and CONTROL_CHARS.search(element.tail):
+            element.tail = clean(element.tail)
+        for name, value in element.attrib.items():
+            if CONTROL_CHARS.search(value):
+                element.set(name, clean(value))
 
 
 def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:

@@ -140,6 +140,18 @@ def _check_frontmatter(text: str, template_name: str) -> None:
     try:
         loaded = yaml.safe_load(head) if text.startswith("---\n") and sep else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{template_name}: note template produced invalid YAML frontmatter ({exc})") from None
+        problem = _yaml_problem(exc)
+        raise ConfigError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "
+                          "quote the values with the yaml_quoted or yaml_scalar filters") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{template_name}: note template must start with a '---' YAML frontmatter block")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: the problem and where ("mapping values are not allowed here
+    at line 2, column 15"), without the quoted source lines it adds."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem

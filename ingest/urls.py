@@ -35,7 +35,10 @@ def normalize_url(url: str) -> str:
     """The URL as it should be stored and shown: scheme and host lower case, default port,
     fragment and tracking parameters (utm_*, fbclid, gclid, …) removed, query sorted."""
     raw = url.strip()
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 bracket
+        raise InvalidURLError(f"malformed URL ({exc}); check the address", url=url) from None
     if not parts.scheme:
         raise InvalidURLError("not a URL; give an address starting with https:// or http://", url=url)
     if parts.scheme.lower() not in SCHEMES:
@@ -46,7 +49,16 @@ def normalize_url(url: str) -> str:
     if not parts.hostname:
         raise InvalidURLError("URL has no host; give a full address like https://example.org/post", url=url)
     if any(c.isspace() for c in raw):
-        raise InvalidURLError("URL contains spaces; percent-encode them as %20", url=url)
+        raise InvalidURLError("URL contains spaces or line breaks; percent-encode a space as %20", url=url)
+    try:
+        port = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise InvalidURLError("URL has an invalid port; a port is a number from 1 to 65535", url=url)
+    if parts.username is not None or parts.password is not None:
+        # it would be stored in the ledger and written into the note, which is committed to git
+        raise InvalidURLError("URL contains a user name or password; remove the part before '@'", url=url)
     try:
         # a SplitResult, not the string: courlan HTML-unescapes strings, turning "&lt=0" into "<=0"
         # the query is cleaned here, not by courlan (see clean_query)
