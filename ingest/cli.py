@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -145,11 +146,11 @@ class Report:
             self.echo(f"created {display_path(outcome.path)}")
         elif outcome.status == "duplicate":
             where = f" (archived as {display_path(outcome.path)})" if outcome.path else ""
-            self.echo(f"duplicate {outcome.url}{where}")
+            self.echo(f"duplicate {_one_line(outcome.url)}{where}")
         elif outcome.status == "skipped":
-            self.echo(f"skipped {outcome.url}: {outcome.error}")
+            self.echo(f"skipped {_one_line(outcome.url)}: {outcome.error}")
         else:
-            self.echo(f"failed {outcome.url}: {outcome.error}")
+            self.echo(f"failed {_one_line(outcome.url)}: {outcome.error}")
         if choice is not None and not self.as_json:
             for line in _explain_lines(choice):
                 self.echo(line, err=True)
@@ -176,6 +177,11 @@ class Report:
 
 
 EXPLAINED = ("domain", "secondary_domains", "format", "priority", "tags")
+
+
+def _one_line(url: str) -> str:
+    """A URL as given, its control characters percent-encoded: one outcome, one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", url)
 
 
 def _explanation(choice) -> dict:

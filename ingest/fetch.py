@@ -297,6 +297,8 @@ class Fetcher:
                 self._check_status(response)
                 content = b"" if status == 304 else self._read_body(response, deadline_at)
                 return status, {k.lower(): v for k, v in response.headers.items()}, content
+        except httpx.InvalidURL as exc:  # httpx reads every Location header, even one we would refuse
+            raise FetchError(f"the server redirected to an unusable URL ({exc})", code="invalid_redirect") from None
         except httpx.HTTPError as exc:
             if isinstance(exc, httpx.TimeoutException) and timeout < self.settings.timeout:
                 raise self._deadline_error() from None

@@ -29,6 +29,9 @@ def write_note(folder: Path, filename: str, text: str) -> Path:
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise WriteError(f"output folder {folder} is a file, not a folder; give --output a folder or fix the "
+                         "'output_dir' setting") from None
     except OSError as exc:
         raise WriteError(f"output folder {folder} cannot be created ({exc.strerror}); check the 'output_dir' setting") from None
     if not _one_component(filename):  # render makes safe names; this guards every other caller
