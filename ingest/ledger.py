@@ -7,6 +7,8 @@ so several workers can share one database. Schema changes go through the Alembic
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -202,7 +204,7 @@ def _engine(url: str, wait: float) -> sa.Engine:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA foreign_keys=ON")
                 if url != "sqlite://":
-                    cur.execute("PRAGMA journal_mode=WAL")
+                    _use_wal(cur, wait)
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
@@ -210,6 +212,21 @@ def _engine(url: str, wait: float) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise LedgerError(f"ledger URL {url!r} is not usable ({exc}); give a SQLite path or a database URL") from None
+
+
+def _use_wal(cur, wait: float) -> None:
+    """Put the file in WAL mode (it stays so). Switching needs the file to itself and SQLite does
+    not wait for that, so a second process opening a new ledger tries again for a while."""
+    give_up_at = time.monotonic() + wait
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > give_up_at:
+                raise
+            time.sleep(0.05)
 
 
 class Ledger:

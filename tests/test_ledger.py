@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -344,3 +345,20 @@ def test_file_that_is_not_a_database(tmp_path):
 def test_unusable_ledger_url(tmp_path):
     with pytest.raises(LedgerError, match="not usable"):
         open_ledger("nosuchdialect://x/y")
+
+
+def test_a_new_ledger_waits_for_wal_mode_while_another_process_writes_it(tmp_path):
+    # switching to WAL needs the file to itself, and SQLite does not wait for that by itself
+    path = tmp_path / "ledger.db"
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("CREATE TABLE t (x)")
+    reader.execute("BEGIN IMMEDIATE")  # another process starting its migration of the new file
+    threading.Timer(0.3, lambda: reader.execute("COMMIT")).start()
+    ledger = open_ledger(f"sqlite:///{path}", wait=5)
+    try:
+        assert ledger.revision() == HEAD
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        ledger.close()
+        reader.close()
