@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,35 @@ def requests_to(httpserver, path: str) -> int:
 def portless(text: str) -> str:
     """Golden files must not depend on the test server's random port."""
     return re.sub(r"http://(127\.0\.0\.1|localhost):\d+", "http://127.0.0.1:PORT", text)
+
+
+WORDS = ("model training data compute alignment evaluation interpretability agents reward policy "
+         "benchmark scaling safety oversight robustness transfer language reasoning tokens layers").split()
+
+
+def article(n: int, *, title: str | None = None, date: str | None = "2025-03-0{d}") -> bytes:
+    """A distinct article page: its text depends on n, so no two are content duplicates."""
+    words = [WORDS[(n * 7 + i * (n + 3)) % len(WORDS)] for i in range(120)]
+    paragraphs = "".join(f"<p>Study {n} part {k}: {' '.join(words[k * 30:(k + 1) * 30])}.</p>" for k in range(4))
+    meta = f'<meta property="article:published_time" content="{date.format(d=n % 9 + 1)}">' if date else ""
+    return (f"<html><head><meta charset='utf-8'><title>{title or f'Research note {n}'}</title>{meta}</head>"
+            f"<body><nav><a href='/'>Home</a></nav><article><h1>{title or f'Research note {n}'}</h1>"
+            f"{paragraphs}</article></body></html>").encode()
+
+
+@pytest.fixture(scope="session")
+def dead_pid() -> int:
+    """The pid of a process that has exited: what a killed worker leaves in claims and file names."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout)
+
+
+def ledger_sql(root: Path, statement: str, *args) -> list[tuple]:
+    """Run one statement on a workspace's ledger (state/ledger.db) and commit."""
+    db = sqlite3.connect(root / "state" / "ledger.db")
+    try:
+        with db:
+            return db.execute(statement, args).fetchall()
+    finally:
+        db.close()

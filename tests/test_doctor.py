@@ -9,45 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 
+from conftest import article, ledger_sql as sql
 from ingest.worker import host
-
-WORDS = ("model training data compute alignment evaluation interpretability agents reward policy "
-         "benchmark scaling safety oversight robustness transfer language reasoning tokens layers").split()
-
-
-def article(n: int) -> bytes:
-    """A distinct article page: its text depends on n, so no two are content duplicates."""
-    words = [WORDS[(n * 7 + i * (n + 3)) % len(WORDS)] for i in range(120)]
-    paragraphs = "".join(f"<p>Study {n} part {k}: {' '.join(words[k * 30:(k + 1) * 30])}.</p>" for k in range(4))
-    return (f"<html><head><meta charset='utf-8'><title>Research note {n}</title>"
-            f'<meta property="article:published_time" content="2025-03-0{n % 9 + 1}"></head>'
-            f"<body><article><h1>Research note {n}</h1>{paragraphs}</article></body></html>").encode()
-
-
-@pytest.fixture(scope="module")
-def dead_pid() -> int:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    return int(done.stdout)
-
 
 def ledger_path(root: Path) -> Path:
     return root / "state" / "ledger.db"
-
-
-def sql(root: Path, statement: str, *args) -> list[tuple]:
-    db = sqlite3.connect(ledger_path(root))
-    try:
-        with db:
-            return db.execute(statement, args).fetchall()
-    finally:
-        db.close()
 
 
 def snapshot(root: Path) -> tuple[dict, dict]:

@@ -10,21 +10,7 @@ import frontmatter
 import pytest
 from werkzeug import Request, Response
 
-from conftest import requests_to
-
-WORDS = ("model training data compute alignment evaluation interpretability agents reward policy "
-         "benchmark scaling safety oversight robustness transfer language reasoning tokens layers").split()
-
-
-def article(n: int, *, title: str | None = None, date: str | None = "2025-03-0{d}") -> bytes:
-    """A distinct article page: its text depends on n, so no two are content duplicates."""
-    words = [WORDS[(n * 7 + i * (n + 3)) % len(WORDS)] for i in range(120)]
-    paragraphs = "".join(f"<p>Study {n} part {k}: {' '.join(words[k * 30:(k + 1) * 30])}.</p>" for k in range(4))
-    meta = f'<meta property="article:published_time" content="{date.format(d=n % 9 + 1)}">' if date else ""
-    return (f"<html><head><meta charset='utf-8'><title>{title or f'Research note {n}'}</title>{meta}</head>"
-            f"<body><nav><a href='/'>Home</a></nav><article><h1>{title or f'Research note {n}'}</h1>"
-            f"{paragraphs}</article></body></html>").encode()
-
+from conftest import article, requests_to
 
 def rss(base: str, entries: list[tuple[int, datetime]], *, extra: str = "") -> bytes:
     items = "".join(

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
@@ -18,22 +16,11 @@ import frontmatter
 import pytest
 from werkzeug import Request, Response
 
-from conftest import requests_to
+from conftest import article, ledger_sql as sql, requests_to
 from ingest.urls import url_key
 from ingest.worker import host
 
-WORDS = ("model training data compute alignment evaluation interpretability agents reward policy "
-         "benchmark scaling safety oversight robustness transfer language reasoning tokens layers").split()
 FEED_TIME = "Sat, 01 Mar 2025 12:00:00 +0000"
-
-
-def article(n: int) -> bytes:
-    """A distinct article page: its text depends on n, so no two are content duplicates."""
-    words = [WORDS[(n * 7 + i * (n + 3)) % len(WORDS)] for i in range(120)]
-    paragraphs = "".join(f"<p>Study {n} part {k}: {' '.join(words[k * 30:(k + 1) * 30])}.</p>" for k in range(4))
-    return (f"<html><head><meta charset='utf-8'><title>Research note {n}</title>"
-            f'<meta property="article:published_time" content="2025-03-0{n % 9 + 1}"></head>'
-            f"<body><article><h1>Research note {n}</h1>{paragraphs}</article></body></html>").encode()
 
 
 def rss(base: str, numbers: list[int]) -> bytes:
@@ -43,14 +30,6 @@ def rss(base: str, numbers: list[int]) -> bytes:
             f"{items}</channel></rss>").encode()
 
 
-@pytest.fixture(scope="module")
-def dead_pid() -> int:
-    """The pid of a process that has exited."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    return int(done.stdout)
-
-
 def dead(pid: int) -> str:
     return f"{host()}:{pid}"
 
@@ -58,13 +37,6 @@ def dead(pid: int) -> str:
 def now_text() -> str:
     """A timestamp as the ledger stores it (UTC, naive)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def sql(root, statement: str, *args) -> list[tuple]:
-    with sqlite3.connect(root / "state" / "ledger.db") as db:
-        rows = db.execute(statement, args).fetchall()
-    db.close()
-    return rows
 
 
 @pytest.fixture
@@ -286,17 +258,22 @@ def test_a_source_claimed_by_another_machine_is_not_judged_here(cli, site):
 # -- (f) an item a live worker is ingesting -------------------------------------------------------
 
 
-def test_an_item_pending_for_a_live_worker_is_skipped_not_failed(cli, site):
-    url = site.put("/posts/1", article(1))
-    assert cli("doctor").exit_code == 0  # a fresh ledger
+def claim_for_this_process(root, url: str) -> None:
+    """The item as a live worker on this machine holds it mid-ingest (this process is alive)."""
     stamp = now_text()
-    with sqlite3.connect(cli.root / "state" / "ledger.db") as db:
+    with sqlite3.connect(root / "state" / "ledger.db") as db:
         item = db.execute(
             "INSERT INTO items (url, url_key, outcome, date_is_fallback, attempts, claimed_by, created_at, updated_at)"
             " VALUES (?, ?, 'pending', 0, 1, ?, ?, ?)", (url, url_key(url), f"{host()}:{os.getpid()}", stamp, stamp),
         ).lastrowid
         db.execute("INSERT INTO aliases (key, item_id) VALUES (?, ?)", (url_key(url), item))
     db.close()
+
+
+def test_an_item_pending_for_a_live_worker_is_skipped_not_failed(cli, site):
+    url = site.put("/posts/1", article(1))
+    assert cli("doctor").exit_code == 0  # a fresh ledger
+    claim_for_this_process(cli.root, url)
 
     result = cli("url", url)
     assert result.exit_code == 0, result.output
@@ -310,14 +287,7 @@ def test_a_poll_leaves_an_item_a_live_worker_holds(cli, site):
     site.feed([1])
     cli("sources", "list")
     url = f"{site.base}/posts/1"
-    stamp = now_text()
-    with sqlite3.connect(cli.root / "state" / "ledger.db") as db:
-        item = db.execute(
-            "INSERT INTO items (url, url_key, outcome, date_is_fallback, attempts, claimed_by, created_at, updated_at)"
-            " VALUES (?, ?, 'pending', 0, 1, ?, ?, ?)", (url, url_key(url), f"{host()}:{os.getpid()}", stamp, stamp),
-        ).lastrowid
-        db.execute("INSERT INTO aliases (key, item_id) VALUES (?, ?)", (url_key(url), item))
-    db.close()
+    claim_for_this_process(cli.root, url)
 
     result = cli("poll")
     assert result.exit_code == 0, result.output
