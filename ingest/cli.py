@@ -298,6 +298,70 @@ def status_command(ctx, limit, as_json):
             click.echo(f"{when}  {row['outcome']:<9}  {row['url']}  {detail}".rstrip())
 
 
+@main.command("reextract")
+@click.argument("urls", nargs=-1)
+@click.option("--since", metavar="DATE", help="Only items fetched on or after DATE (YYYY-MM-DD).")
+@click.option("--dry-run", is_flag=True, help="Print the new notes; write nothing.")
+@click.pass_context
+def reextract_command(ctx, urls, since, dry_run):
+    """Make notes again from their snapshots with the current extractor, guesser and template.
+
+    No web request is made. A note still exactly as ingest wrote it, and still `status:
+    unprocessed`, is rewritten in place; a note a curator has changed is left alone and the new
+    version goes beside it as NAME.reextracted.md. Without URLs: every item (or those since DATE).
+    """
+    settings = _settings(ctx)
+    from .reextract import parse_since, reextract
+    from .urls import InvalidURLError, url_key
+
+    try:
+        after = parse_since(since) if since else None
+    except ValueError:
+        raise click.BadParameter(f"{since!r} is not a date; give YYYY-MM-DD", param_hint="--since") from None
+    try:
+        keys = [url_key(u) for u in urls] or None
+    except InvalidURLError as exc:
+        raise Fatal(exc.message) from None
+    try:
+        configured = _read_sources(settings)
+    except IngestError as exc:  # the sources only add their defaults; their file need not be sound
+        click.echo(f"warning: {exc.message}; notes are made without the sources' defaults", err=True)
+        configured = []
+    counts: dict[str, int] = {}
+    with _open_run(settings, dry_run=dry_run, force=False) as run:
+        _refresh_model(run)
+        found, missing = _guard(lambda: run.ledger.snapshots_to_reextract(since=after, keys=keys))
+        for url in missing:
+            click.echo(f"no snapshot {_one_line(url)}: ingested before snapshots were kept; "
+                       f"`ingest url --force {url}` fetches it again")
+        for done in _guard(lambda: list(reextract(run, found, configured))):
+            counts[done.action] = counts.get(done.action, 0) + 1
+            _report_reextracted(done)
+    if keys is not None and not (found or missing):
+        click.echo("no note of ingest's has these URLs")
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
+    click.echo(f"reextracted {len(found)} note(s): {summary}" + (f"; {len(missing)} without a snapshot" if missing else ""))
+    ctx.exit(1 if counts.get("failed") else 0)
+
+
+def _report_reextracted(done) -> None:
+    from .pipeline import display_path
+
+    path, new = display_path(done.path), display_path(done.new_path)
+    if done.text is not None:  # a dry run: the note on stdout, what would happen on stderr
+        click.echo(done.text, nl=False)
+        where = f"rewrite {path}" if done.action == "would-rewrite" else f"keep {path} and write {new}"
+        click.echo(f"dry run: would {where}", err=True)
+    elif done.action == "rewritten":
+        click.echo(f"rewrote {path}")
+    elif done.action == "unchanged":
+        click.echo(f"unchanged {path}")
+    elif done.action == "beside":
+        click.echo(f"kept {path} (changed by a curator); new version: {new}")
+    else:
+        click.echo(f"{'failed' if done.action == 'failed' else 'missing'} {_one_line(done.url)}: {done.error}")
+
+
 @main.command("doctor")
 @click.option("--dry-run", is_flag=True, help="Only report; repair nothing.")
 @click.pass_context

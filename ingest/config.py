@@ -25,7 +25,7 @@ DEFAULT_DOMAINS = (
     "ai-alignment", "collective-intelligence", "internet-finance", "health",
     "entertainment", "space-development", "cultural-dynamics",
 )  # fmt: skip
-PATH_KEYS = ("output_dir", "archive_dir", "template", "sources", "taxonomy", "model")
+PATH_KEYS = ("output_dir", "archive_dir", "template", "sources", "taxonomy", "model", "snapshots")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Settings:
     sources: Path | None = None  # the sources file; None: sources.toml beside the config file
     taxonomy: Path | None = None  # domains, format rules, tag aliases; None: taxonomy.toml beside the config file
     model: Path | None = None  # the guesser's learned model (JSON); None: model.json beside a SQLite ledger
+    snapshots: Path | None = None  # every ingested response, compressed; None: snapshots/ beside a SQLite ledger
     dedupe_text: bool = True  # identical main text under a new URL is a duplicate
     obey_robots: bool = True
     host_delay: float = 1.0  # seconds between two requests to one host (robots.txt Crawl-delay may ask more)
@@ -98,6 +99,12 @@ class Settings:
         if self.config_path is not None:  # a database URL: beside the settings file
             return self.config_path.resolve().parent / "model.json"
         return Path("model.json")
+
+    @property
+    def snapshots_path(self) -> Path:
+        if self.snapshots is not None:
+            return self.snapshots
+        return self.model_path.parent / "snapshots"  # where the model lives: beside the ledger or the config
 
     @property
     def agent(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from .archive import read_note_url, scan_archive
 from .config import Settings
 from .ledger import Ledger
+from .reextract import BESIDE_SUFFIX
 from .writer import leftovers, remove_leftovers
 
 
@@ -96,8 +97,8 @@ def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | Non
     inside = output_dir.resolve()
     for path, key in archived:
         resolved = Path(path).resolve()
-        if resolved in recorded or resolved.parent != inside or key is None:
-            continue
+        if resolved in recorded or resolved.parent != inside or key is None or path.endswith(BESIDE_SUFFIX):
+            continue  # a reextracted version waits beside its note for the curator: not a second note
         known = ledger.lookup([key])
         if known is not None and known.outcome in ("created", "duplicate") and known.note_path:
             if Path(known.note_path).resolve() != resolved and Path(known.note_path).exists():

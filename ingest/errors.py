@@ -5,7 +5,9 @@
     ├── FetchError              the network said no; `transient` says whether a retry may help
     ├── ExtractError            the page was fetched but holds no usable article
     ├── LedgerError             the ledger cannot be opened, upgraded or written
-    └── WriteError              a note cannot be written to the output folder
+    ├── WriteError              a note cannot be written to the output folder
+    ├── SourceError             a source's document or the sources file is unusable
+    └── SnapshotError           a kept response is missing or damaged (reextract)
 
 Each error carries a stable `code` (``"http_404"``, ``"timeout"``, ``"no_main_text"`` …) so the
 ledger can store and count failures by kind, and the URL it concerns when there is one.
@@ -64,3 +66,7 @@ class SourceError(IngestError):
     """A source's document (feed, listing page, sitemap) or its configuration is unusable."""
 
     code = "source"
+
+
+class SnapshotError(IngestError):
+    code = "snapshot"

@@ -7,6 +7,7 @@ so several workers can share one database. Schema changes go through the Alembic
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from .errors import LedgerError
 from .worker import dead_here, worker_id
 
-HEAD = "0005"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+HEAD = "0006"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
@@ -50,6 +51,7 @@ items = sa.Table(
     sa.Column("retry_at", sa.DateTime(timezone=True), index=True),  # set for transient failures
     sa.Column("hint", sa.Text),  # JSON: what the source said of the item (date, author, categories)
     sa.Column("claimed_by", sa.String(255)),  # worker.worker_id() of the process holding a pending item
+    sa.Column("note_sha256", sa.String(64)),  # of the note as ingest wrote it: reextract may rewrite only that
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
@@ -124,6 +126,21 @@ entries = sa.Table(
 )
 
 
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("final_url", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),  # JSON object, lower-case names
+    sa.Column("body_sha256", sa.String(64), nullable=False, index=True),  # the body in the SnapshotStore
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 robots = sa.Table(
     "robots",
     metadata,
@@ -165,6 +182,23 @@ class RetryItem:
     url: str
     source_id: int | None
     hint: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An ingested item as reextract needs it: its note and the response it was made from."""
+
+    item_id: int
+    url: str
+    note_path: str | None
+    note_sha256: str | None
+    hint: str | None
+    source_id: int | None
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body_sha256: str
+    fetched_at: datetime
 
 
 @dataclass(frozen=True)
@@ -498,6 +532,46 @@ class Ledger:
                 .values(outcome="created", note_path=path, error=None, error_code=None, retry_at=None,
                         claimed_by=None, updated_at=now)
             )
+
+    def record_snapshot(self, item_id: int, url: str, final_url: str, status: int, headers: dict[str, str],
+                        body_sha256: str, size: int, fetched_at: datetime) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(snapshots.insert().values(
+                item_id=item_id, url=url, final_url=final_url, status=status, headers=json.dumps(headers),
+                body_sha256=body_sha256, size=size, fetched_at=fetched_at,
+            ))
+
+    def snapshots_to_reextract(self, *, since: datetime | None = None,
+                               keys: list[str] | None = None) -> tuple[list[Snapshot], list[str]]:
+        """The latest snapshot of each item that wrote a note (fetched since `since`, or named by
+        one of `keys`), and the URLs of such items that have none (ingested before snapshots)."""
+        latest = (sa.select(snapshots.c.item_id, sa.func.max(snapshots.c.id).label("id"))
+                  .group_by(snapshots.c.item_id).subquery())
+        query = (
+            sa.select(items.c.id, items.c.url, items.c.note_path, items.c.note_sha256, items.c.hint,
+                      items.c.source_id, items.c.created_at, snapshots.c.final_url, snapshots.c.status, snapshots.c.headers,
+                      snapshots.c.body_sha256, snapshots.c.fetched_at)
+            .select_from(items.outerjoin(latest, latest.c.item_id == items.c.id)
+                         .outerjoin(snapshots, snapshots.c.id == latest.c.id))
+            .where(items.c.outcome == "created")
+            .order_by(items.c.id)
+        )
+        if keys is not None:
+            named = sa.select(aliases.c.item_id).where(aliases.c.key.in_(keys))
+            query = query.where(items.c.id.in_(named) | items.c.url_key.in_(keys))
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found, missing = [], []
+        for r in rows:
+            if r.body_sha256 is None:
+                if since is None or _aware(r.created_at) >= since:
+                    missing.append(r.url)
+                continue
+            if since is not None and _aware(r.fetched_at) < since:
+                continue
+            found.append(Snapshot(r.id, r.url, r.note_path, r.note_sha256, r.hint, r.source_id, r.final_url,
+                                  r.status, json.loads(r.headers), r.body_sha256, _aware(r.fetched_at)))
+        return found, missing
 
     def record_fetch(self, item_id: int | None, url: str, started_at: datetime, duration: float,
                      status: int | None = None, error_code: str | None = None, error: str | None = None) -> None:

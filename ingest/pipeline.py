@@ -7,6 +7,7 @@ one broken URL stop a run. `ingest_many` runs items concurrently; politeness is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -29,6 +30,7 @@ from .charset import page_html
 from .ledger import DONE, Known, Ledger
 from .model import Model
 from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
+from .snapshots import SnapshotStore
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
@@ -60,6 +62,7 @@ class Run:
     explain: bool = False  # keep each guess, with its reasons, in `guesses`
     guesses: dict[str, Guess] = field(default_factory=dict)  # URL → guess, when explaining
     _preparer: "Preparer | None" = None
+    _snapshots: SnapshotStore | None = None
     _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
 
     def known(self, keys: list[str]) -> Known | None:
@@ -77,6 +80,12 @@ class Run:
 
             self._preparer = Preparer(self.settings, self.taxonomy, self.model, self.template)
         return self._preparer
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        if self._snapshots is None:
+            self._snapshots = SnapshotStore(self.settings.snapshots_path)
+        return self._snapshots
 
     def close(self) -> None:
         if self._preparer is not None:
@@ -270,17 +279,25 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     if run.dry_run:
         path = run.settings.output_dir / note.filename
         return Outcome(url, "created", path=str(path), note_text=note.text)
+    body_sha256 = run.snapshots.put(result.content)  # first: a crash after it leaves only a spare blob
     path = write_note(run.settings.output_dir, note.filename, note.text)
     try:
+        run.ledger.record_snapshot(item_id, url, result.final_url, result.status, result.headers, body_sha256,
+                                   len(result.content), result.fetched_at)
         run.ledger.finish(
             item_id, "created", run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
-            date_is_fallback=note.date_is_fallback,
+            date_is_fallback=note.date_is_fallback, note_sha256=note_digest(note.text),
         )
     except LedgerError:
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
     return Outcome(url, "created", path=str(path))
+
+
+def note_digest(text: str) -> str:
+    """The hash of a note's bytes as written, to tell later whether anyone has changed the file."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def hint_json(hint: FeedItem | None) -> str | None:

@@ -121,3 +121,16 @@ def remove_leftovers(folder: Path) -> list[Path]:
             raise WriteError(f"cannot remove the leftover {path} ({exc.strerror}); delete it by hand") from None
         removed.append(path)
     return removed
+
+
+def replace_note(path: Path, text: str) -> None:
+    """Put `text` in place of the note at `path` at once (temporary file, fsync, rename): a
+    reader sees the old note or the new one, never a mix. Only for notes ingest may rewrite."""
+    tmp = _write_temp(path.parent, text)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise WriteError(f"cannot rewrite {path} ({exc.strerror})") from None
+    _fsync_dir(path.parent)

@@ -1,0 +1,89 @@
+"""`ingest reextract`: notes made again from their snapshots with today's extractor, guesser and
+template, without fetching the web.
+
+A note is rewritten in place only while it is exactly what ingest wrote (its hash is in the
+ledger) and still `status: unprocessed`; a note a curator has touched is left alone and the new
+version goes beside it as `<name>.reextracted.md`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .archive import read_frontmatter
+from .charset import page_html
+from .errors import IngestError
+from .ledger import Snapshot
+from .models import FetchResult, Source
+from .pipeline import Run, hint_from_json, note_digest
+from .writer import replace_note, write_note
+
+BESIDE_SUFFIX = ".reextracted.md"
+
+
+@dataclass(frozen=True)
+class Reextracted:
+    url: str
+    action: str  # rewritten | unchanged | beside | missing | failed (dry runs: would-rewrite, would-write-beside)
+    path: str | None = None  # the note (rewritten, unchanged, or the curator's, left alone)
+    new_path: str | None = None  # beside: where the new version went
+    text: str | None = None  # dry runs: the new note
+    error: str | None = None
+
+
+def reextract(run: Run, snapshots: list[Snapshot], configured: list[Source]) -> Iterator[Reextracted]:
+    by_id = {s.id: s.name for s in run.ledger.source_states()}
+    by_name = {s.name: s for s in configured}
+    for snap in snapshots:
+        try:
+            yield _one(run, snap, by_name.get(by_id.get(snap.source_id, "")))
+        except IngestError as exc:
+            yield Reextracted(snap.url, "failed", path=snap.note_path, error=exc.message)
+
+
+def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
+    path = Path(snap.note_path) if snap.note_path else None
+    if path is None or not path.is_file():
+        return Reextracted(snap.url, "missing", path=snap.note_path,
+                           error="its note is gone; `ingest doctor` finds a moved one")
+    result = FetchResult(url=snap.url, final_url=snap.final_url, status=snap.status, headers=snap.headers,
+                         content=run.snapshots.get(snap.body_sha256), fetched_at=snap.fetched_at, elapsed=0.0)
+    prepared = run.prepare(page_html(result), result.final_url, snap.fetched_at.date(),
+                           hint_from_json(snap.url, snap.hint), source)
+    text = prepared.note.text
+    current = path.read_bytes()
+    if current == text.encode("utf-8"):
+        return Reextracted(snap.url, "unchanged", path=str(path))
+    if _untouched(current, snap.note_sha256, path):
+        if run.dry_run:
+            return Reextracted(snap.url, "would-rewrite", path=str(path), text=text)
+        replace_note(path, text)
+        run.ledger.finish(snap.item_id, "created", run.clock(), note_sha256=note_digest(text),
+                          title=prepared.document.title, content_hash=prepared.content_hash)
+        return Reextracted(snap.url, "rewritten", path=str(path))
+    beside = path.name.removesuffix(".md") + BESIDE_SUFFIX
+    if (path.parent / beside).is_file() and (path.parent / beside).read_bytes() == text.encode("utf-8"):
+        return Reextracted(snap.url, "unchanged", path=str(path.parent / beside))  # an earlier run wrote it
+    if run.dry_run:
+        return Reextracted(snap.url, "would-write-beside", path=str(path), new_path=str(path.parent / beside),
+                           text=text)
+    written = write_note(path.parent, beside, text)
+    return Reextracted(snap.url, "beside", path=str(path), new_path=str(written))
+
+
+def _untouched(current: bytes, written_sha256: str | None, path: Path) -> bool:
+    """The file is byte for byte what ingest wrote, and no curator has taken it up."""
+    if written_sha256 is None or hashlib.sha256(current).hexdigest() != written_sha256:
+        return False
+    meta, _, _ = read_frontmatter(path)
+    return (meta or {}).get("status") == "unprocessed"
+
+
+def parse_since(text: str) -> datetime:
+    """`--since 2026-11-01` (or a full ISO time) as an aware UTC datetime."""
+    when = datetime.fromisoformat(text)
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
