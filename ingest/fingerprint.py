@@ -23,8 +23,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from trafilatura.deduplication import Simhash
-
 BITS = 64
 NEAR_DISTANCE = 8  # Hamming distance at or below which two texts are the same article
 MIN_WORDS = 150  # below this a shared template can bring unrelated short texts within it
@@ -49,6 +47,9 @@ def fingerprint(text: str, *, min_words: int = MIN_WORDS) -> int | None:
     tokens = words(text)
     if len(tokens) < min_words:
         return None
+    # imported here: the ledger side (bands, distance) must not load trafilatura for a duplicate check
+    from trafilatura.deduplication import Simhash
+
     # Simhash tokens with blake2b, so the value is the same in every process (no hash() salt)
     return _signed(Simhash(" ".join(tokens), length=BITS).hash)
 

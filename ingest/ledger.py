@@ -20,8 +20,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from .errors import LedgerError
 from .worker import dead_here, worker_id
 
-HEAD = "0006"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+HEAD = "0007"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
@@ -52,6 +52,7 @@ items = sa.Table(
     sa.Column("hint", sa.Text),  # JSON: what the source said of the item (date, author, categories)
     sa.Column("claimed_by", sa.String(255)),  # worker.worker_id() of the process holding a pending item
     sa.Column("note_sha256", sa.String(64)),  # of the note as ingest wrote it: reextract may rewrite only that
+    sa.Column("simhash", sa.BigInteger),  # fingerprint.fingerprint of the main text, for near-duplicates
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
@@ -123,6 +124,14 @@ entries = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("skipped", sa.Boolean, nullable=False, default=False),  # left out by the backfill limit
+)
+
+
+simhash_bands = sa.Table(
+    "simhash_bands",
+    metadata,
+    sa.Column("band", sa.Integer, primary_key=True),  # fingerprint.bands: any near copy shares one
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
 )
 
 
@@ -353,6 +362,32 @@ class Ledger:
                 .limit(1)
             ).first()
             return self._resolve(conn, row) if row else None
+
+    def near_candidates(self, bands: tuple[int, ...], *, exclude: int | None = None) -> list[tuple[int, int]]:
+        """(item id, SimHash) of the created items sharing a band with a fingerprint, oldest
+        first: every near copy is among them (the caller measures the distance)."""
+        with self._guard("read"), self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(items.c.id, items.c.simhash)
+                .where(items.c.id.in_(sa.select(simhash_bands.c.item_id).where(simhash_bands.c.band.in_(bands))),
+                       items.c.outcome == "created", items.c.simhash.is_not(None), items.c.id != (exclude or -1))
+                .order_by(items.c.id)
+            ).all()
+        return [(r.id, r.simhash) for r in rows]
+
+    def known_item(self, item_id: int) -> Known | None:
+        with self._guard("read"), self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                .where(items.c.id == item_id)
+            ).first()
+            return self._resolve(conn, row) if row else None
+
+    def record_simhash(self, item_id: int, simhash: int, bands: tuple[int, ...]) -> None:
+        with self._guard("write"), self.engine.begin() as conn:
+            conn.execute(items.update().where(items.c.id == item_id).values(simhash=simhash))
+            conn.execute(simhash_bands.delete().where(simhash_bands.c.item_id == item_id))
+            conn.execute(simhash_bands.insert(), [{"band": b, "item_id": item_id} for b in dict.fromkeys(bands)])
 
     @staticmethod
     def _resolve(conn: sa.Connection, row) -> Known:

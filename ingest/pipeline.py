@@ -26,6 +26,7 @@ import jinja2
 from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError, WriteError
+from .fingerprint import NEAR_DISTANCE, bands, distance
 from .charset import page_html
 from .ledger import DONE, Known, Ledger
 from .model import Model
@@ -37,7 +38,7 @@ from .urls import InvalidURLError, try_key, url_key
 from .writer import remove_leftovers, write_note
 
 if TYPE_CHECKING:
-    from .prepare import Preparer
+    from .prepare import Prepared, Preparer
 
 
 def utc_now() -> datetime:
@@ -265,7 +266,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     prepared = run.prepare(page_html(result), result.final_url, now.date(), hint, source)
     document, note, content_hash = prepared.document, prepared.note, prepared.content_hash
     if not run.force:
-        duplicate = _known_elsewhere(result, document, content_hash, item_id, run)
+        duplicate = _known_elsewhere(result, document, prepared, item_id, run)
         if duplicate is not None:
             if item_id is not None:
                 run.ledger.finish(
@@ -289,6 +290,8 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
             date_is_fallback=note.date_is_fallback, note_sha256=note_digest(note.text),
         )
+        if prepared.simhash is not None:
+            run.ledger.record_simhash(item_id, prepared.simhash, bands(prepared.simhash))
     except LedgerError:
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
@@ -331,14 +334,23 @@ def _fetch(url: str, item_id: int | None, run: Run) -> FetchResult:
     return result
 
 
-def _known_elsewhere(result: FetchResult, document: Document, content_hash: str,
+def _known_elsewhere(result: FetchResult, document: Document, prepared: Prepared,
                      item_id: int | None, run: Run) -> Known | None:
-    """The same article reached another way: by its final URL, its canonical URL or its text."""
+    """The same article reached another way: by its final URL, its canonical URL, its exact text,
+    or nearly its text (a syndicated copy with other boilerplate: the SimHash within NEAR_DISTANCE)."""
     keys = [k for k in (try_key(result.final_url), try_key(document.canonical_url)) if k]
     known = run.known(keys) if run.dry_run else run.ledger.add_aliases(item_id, keys)
     if known and (known.outcome in DONE or (known.outcome == "pending" and not run.dry_run)):
         return known
-    return run.ledger.lookup_hash(content_hash, exclude=item_id) if run.settings.dedupe_text else None
+    if not run.settings.dedupe_text:
+        return None
+    same = run.ledger.lookup_hash(prepared.content_hash, exclude=item_id)
+    if same is not None or prepared.simhash is None:
+        return same
+    for other, simhash in run.ledger.near_candidates(bands(prepared.simhash), exclude=item_id):
+        if distance(simhash, prepared.simhash) <= NEAR_DISTANCE:
+            return run.ledger.known_item(other)
+    return None
 
 
 def display_path(path: str | None) -> str:

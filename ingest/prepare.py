@@ -20,6 +20,7 @@ import jinja2
 
 from .config import Settings
 from .extract import extract_document, text_hash
+from .fingerprint import fingerprint
 from .guess import guess
 from .model import Model
 from .models import Document, FeedItem, Guess, Note, Source
@@ -36,6 +37,7 @@ class Prepared:
     guess: Guess
     note: Note
     content_hash: str
+    simhash: int | None  # fingerprint.fingerprint of the main text; None for a short text
 
 
 def prepare(html: str, url: str, today: date, hint: FeedItem | None, source: Source | None, *,
@@ -43,7 +45,7 @@ def prepare(html: str, url: str, today: date, hint: FeedItem | None, source: Sou
     document = with_fallbacks(extract_document(html, url, today=today), hint, source, today=today)
     choice = guess(document, settings, source.defaults if source else None, taxonomy=taxonomy, model=model)
     note = render_note(document, choice, template, archived_on=today.isoformat())
-    return Prepared(document, choice, note, text_hash(document.text))
+    return Prepared(document, choice, note, text_hash(document.text), fingerprint(document.text))
 
 
 def with_fallbacks(document: Document, hint: FeedItem | None, source: Source | None, *, today: date) -> Document:
