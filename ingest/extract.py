@@ -6,7 +6,7 @@ import hashlib
 import re
 from copy import deepcopy
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
 from trafilatura import bare_extraction
@@ -15,16 +15,21 @@ from trafilatura.metadata import extract_metainfo
 from trafilatura.utils import normalize_unicode
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
+from . import scholarly
 from .errors import ExtractError
 from .features import url_host
 from .metadata import (
     best_authors,
     best_date,
     best_title,
+    declared_arxiv_id,
     declared_canonical,
+    declared_doi,
+    declared_pdf,
     declared_site_name,
     description,
     keywords,
+    paper_abstract,
     parse_day,
     parse_html,
     read_meta,
@@ -70,9 +75,16 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         )
     sitename = declared_site_name(meta) or url_host(url)
     title = best_title(meta, sitename, url, None) or _title_from_url(url)
+    canonical = _canonical(declared_canonical(meta), url)
+    on_arxiv = scholarly.arxiv_id(canonical)
+    if on_arxiv:  # an arXiv page of any version or format: the paper's page, as curators cite it
+        canonical = scholarly.arxiv_abs_url(on_arxiv)
+    arxiv_id = declared_arxiv_id(meta) or on_arxiv or scholarly.arxiv_id(url)
+    doi = declared_doi(meta)
+    paper = bool(doi or arxiv_id or {"citation", "scholarlyarticle"} & {t.lower() for t in meta.page_types})
     return Document(
         url=url,
-        canonical_url=_canonical(declared_canonical(meta), url),
+        canonical_url=canonical,
         title=title,
         text=text,
         author=best_authors(meta, lambda: visible_byline(tree) if tree is not None else None, sitename, url),
@@ -82,7 +94,21 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         language=meta.language,
         keywords=keywords(meta),
         page_types=meta.page_types,
+        abstract=paper_abstract(meta) if paper else None,
+        doi=doi,
+        arxiv_id=arxiv_id,
+        pdf_url=_pdf_url(declared_pdf(meta), url, arxiv_id),
     )
+
+
+def _pdf_url(declared: str | None, url: str, arxiv_id: str | None) -> str | None:
+    """The declared PDF, made absolute; for an arXiv paper that declares none, arXiv's."""
+    if declared:
+        try:
+            return normalize_url(urljoin(url, declared))
+        except InvalidURLError:
+            pass
+    return scholarly.arxiv_pdf_url(arxiv_id) if arxiv_id else None
 
 
 MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september",

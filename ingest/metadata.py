@@ -1,5 +1,6 @@
-"""The article's title, authors, publication date and site name, reconciled from everything the
-page declares: JSON-LD, Open Graph, citation_* (Highwire), Dublin Core, <meta>, <title>, <h1> (pure).
+"""The article's title, authors, publication date and site name, and a paper's DOI, arXiv ID,
+abstract and PDF, reconciled from everything the page declares: JSON-LD, Open Graph, citation_*
+(Highwire), Dublin Core, <meta>, <title>, <h1> (pure).
 
 General rules only: each field takes the most specific declaration that exists, cleaned of
 what sites glue onto it (site names on titles, "By" and dates on bylines, times on dates).
@@ -17,6 +18,7 @@ from html import unescape
 
 from lxml import html as lxml_html
 
+from . import scholarly
 from .features import url_host
 
 ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "scholarlyarticle", "report", "techarticle",
@@ -29,8 +31,22 @@ DATE_META = (  # most specific first: a declared publication date beats a generi
     "publication_date", "publish-date", "publishdate", "pubdate", "parsely-pub-date", "datepublished",
     "og:published_time", "dcterms.created", "dc.date.created", "dcterms.date", "dc.date", "date",
 )
-AUTHOR_META = ("author", "article:author", "og:article:author", "dc.creator", "dcterms.creator", "parsely-author",
-               "sailthru.author", "cxenseparse:author", "byl", "twitter:creator")
+AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author", "sailthru.author",
+               "cxenseparse:author", "byl", "twitter:creator")
+# one person a tag, often written "Last, First" (Highwire's citation_author, Dublin Core's creator)
+CITATION_AUTHOR_META = ("citation_author", "bepress_citation_author")
+DC_AUTHOR_META = ("dc.creator", "dcterms.creator", "dc.creator.personalname")
+DOI_META = ("citation_doi", "bepress_citation_doi", "prism.doi", "dc.identifier.doi", "dc.identifier",
+            "dcterms.identifier", "doi")
+ABSTRACT_META = ("citation_abstract", "dcterms.abstract", "dc.description.abstract", "eprints.abstract")
+PDF_META = ("citation_pdf_url", "bepress_citation_pdf_url", "eprints.document_url")
+# "Abstract:" glued on the text; "Abstract reasoning …" and "Abstractive …" stay
+ABSTRACT_LABEL = re.compile(r"^abstract\s*(?:[:.—–]|-\s)\s*", re.I)
+LABEL_ONLY = re.compile(r"\s*abstract\s*:?\s*", re.I)
+ABSTRACT_BLOCK = ("//*[self::blockquote or self::div or self::section or self::p]"
+                  "[contains(concat(' ', normalize-space(@class), ' '), ' abstract ') or @id='abstract']")
+TAGS = re.compile(r"</?\s*([a-z0-9]*)[^>]*>", re.I)
+BLOCK_TAGS = frozenset("p div section h1 h2 h3 h4 h5 h6 ul ol li br blockquote table tr".split())
 PLACEHOLDER_AUTHORS = re.compile(
     r"^(admin(istrator)?|staff|editor(s|ial)?( team| staff)?|web ?master|guest|unknown|anonymous|author|"
     r"redaktion|team|newsroom|wp\w*|user\d*|root)$", re.I)
@@ -53,7 +69,7 @@ ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|ma
                        r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
 END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")  # Highwire writes 2024/01/02
 DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 
 
@@ -70,6 +86,7 @@ class PageMeta:
     times: list[str] = field(default_factory=list)  # <time> elements: datetime attribute or text
     canonical: str | None = None  # <link rel="canonical">
     language: str | None = None  # <html lang>
+    abstract_block: str | None = None  # the text of the page's visible abstract (class="abstract")
 
     def first(self, *names: str) -> str | None:
         for name in names:
@@ -89,7 +106,8 @@ class PageMeta:
     @property
     def page_types(self) -> tuple[str, ...]:
         found = [self.first("og:type")] + [t for obj in self.jsonld for t in _types(obj)]
-        if any(name.startswith("citation_") for name in self.meta):
+        # a page that declares a DOI (Dublin Core, PRISM, JSON-LD) cites itself as a paper does
+        if any(name.startswith("citation_") for name in self.meta) or declared_doi(self):
             found.append("citation")
         return tuple(dict.fromkeys(t.lower() for t in found if t))
 
@@ -164,7 +182,23 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
     title = tree.find(".//title")
     meta.title_tag = clean(title.text_content()) if title is not None else None
     meta.h1 = [t for t in (clean(h.text_content()) for h in tree.iter("h1")) if t]
+    meta.abstract_block = _abstract_block(tree)
     return meta
+
+
+def _abstract_block(tree: lxml_html.HtmlElement) -> str | None:
+    """The first element marked as the abstract, without its "Abstract:" label element."""
+    for element in tree.xpath(ABSTRACT_BLOCK):
+        parts = [element.text or ""]
+        for child in element:
+            label = not "".join(parts).strip() and LABEL_ONLY.fullmatch(child.text_content())
+            text = "" if label or not isinstance(child.tag, str) else child.text_content()
+            gap = " " if child.tag in BLOCK_TAGS else ""  # paragraphs are not glued together
+            parts.append(gap + text + gap + (child.tail or ""))
+        text = clean("".join(parts))
+        if text and len(text.split()) >= 10:
+            return text
+    return None
 
 
 def clean(value: str | None) -> str | None:
@@ -311,13 +345,14 @@ def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None
     article = meta.article() or {}
     sites = _site_names(meta, sitename, url)
     site_as_author = ""
-    for names in (
-        _jsonld_people(article.get("author") or article.get("creator")),
-        [_first_last(a) for a in meta.meta.get("citation_author", [])],
-        [a for name in AUTHOR_META for a in meta.meta.get(name, [])],
-        meta.meta.get("itemprop:author", []),
+    for people in (
+        clean_authors(_jsonld_people(article.get("author") or article.get("creator"))),
+        _declared_people([a for name in CITATION_AUTHOR_META for a in meta.meta.get(name, [])]
+                         + [a for v in meta.meta.get("citation_authors", []) for a in v.split(";")]),
+        _declared_people([a for name in DC_AUTHOR_META for a in meta.meta.get(name, [])]),
+        clean_authors([a for name in AUTHOR_META for a in meta.meta.get(name, [])]),
+        clean_authors(meta.meta.get("itemprop:author", [])),
     ):
-        people = clean_authors(names)
         persons = [p for p in people if not _is_site(p, sites)]
         if persons:
             return ", ".join(persons)
@@ -362,6 +397,20 @@ def _looks_like_name(text: str) -> bool:
     if "@" in text and " " not in text or re.match(r"(https?:|www\.)", text, re.I) or "/" in text:
         return False
     return any(c.isalpha() for c in text) and len(text.split()) <= 6
+
+
+def _declared_people(values: list[str]) -> list[str]:
+    """Names declared one person a tag, in order: "Last, First" turned round. They are names,
+    not bylines, so no "By" or "Di" is cut off; only a single tag listing everyone ("A and B",
+    "A; B", "A, B, C") is read as a byline."""
+    values = [v for v in (clean(v) for v in values) if v]
+    if len(values) == 1 and re.search(r";|\s(?:and|&)\s|,.*,", values[0]):
+        return clean_authors(values)
+    people: dict[str, str] = {}
+    for name in (_first_last(v).strip(" ,;") for v in values):
+        if _looks_like_name(name):
+            people.setdefault(name.lower(), name)
+    return list(people.values())
 
 
 def _first_last(name: str) -> str:
@@ -411,7 +460,8 @@ def parse_day(value: str | None, today: date) -> str | None:
     dotted = DOTTED_DATE.search(value)
     try:
         if match:
-            day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            year, month, dom = (int(g) for g in match.groups() if g is not None)
+            day = date(year, month, dom)
         elif dotted:  # 31.03.2020, as central European sites write it
             day = date(int(dotted.group(3)), int(dotted.group(2)), int(dotted.group(1)))
         else:
@@ -429,6 +479,48 @@ def _parsely_date(meta: PageMeta) -> str | None:
         return _text(json.loads(raw).get("pub_date"))
     except (ValueError, AttributeError):
         return None
+
+
+# -- papers -------------------------------------------------------------------------------------
+
+
+def declared_doi(meta: PageMeta) -> str | None:
+    """The DOI the page declares for itself: citation_doi, PRISM, Dublin Core identifier, or the
+    JSON-LD article's identifier, sameAs or @id."""
+    candidates = [v for name in DOI_META for v in meta.meta.get(name, [])]
+    article = meta.article() or {}
+    for key in ("identifier", "sameAs", "doi", "@id"):
+        values = article.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, dict):  # a PropertyValue: {"propertyID": "DOI", "value": "10.…"}
+                value = value.get("value") or value.get("@id") or value.get("url")
+            if isinstance(value, str):
+                candidates.append(value)
+    return next((d for d in (scholarly.doi(clean(c) or "") for c in candidates) if d), None)
+
+
+def declared_arxiv_id(meta: PageMeta) -> str | None:
+    found = (scholarly.arxiv_id(v) for v in meta.meta.get("citation_arxiv_id", []))
+    return next((a for a in found if a), None)
+
+
+def declared_pdf(meta: PageMeta) -> str | None:
+    """The paper's PDF as declared (maybe relative to the page)."""
+    return meta.first(*PDF_META)
+
+
+def paper_abstract(meta: PageMeta) -> str | None:
+    """The paper's abstract: declared (citation_abstract, Dublin Core, JSON-LD), else the page's
+    visible abstract; without markup or an "Abstract:" label. Only asked of papers: elsewhere a
+    description is no abstract."""
+    article = meta.article() or {}
+    for value in [meta.first(*ABSTRACT_META), _text(article.get("abstract")), meta.first("dc.description"),
+                  meta.abstract_block]:
+        text = clean(TAGS.sub(lambda m: " " if m.group(1).lower() in BLOCK_TAGS else "", value or ""))
+        text = ABSTRACT_LABEL.sub("", text or "").strip()
+        if text:
+            return text
+    return None
 
 
 # -- JSON-LD ------------------------------------------------------------------------------------

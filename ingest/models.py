@@ -49,7 +49,13 @@ class Document:
     description: str | None = None
     language: str | None = None
     keywords: tuple[str, ...] = ()  # the page's own keywords, categories and tags
-    page_types: tuple[str, ...] = ()  # what the page says it is: og:type, JSON-LD @type, "citation" (citation_* tags)
+    # what the page says it is: og:type, JSON-LD @type, "citation" (citation_* tags or a declared DOI)
+    page_types: tuple[str, ...] = ()
+    # a paper's own identifiers and parts, when the page is one (None elsewhere)
+    abstract: str | None = None
+    doi: str | None = None  # as declared, e.g. 10.1000/xyz (compare without case)
+    arxiv_id: str | None = None  # without version: 2401.01234, hep-th/9901001
+    pdf_url: str | None = None  # the full text as PDF
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from urllib.parse import quote_plus, unquote_plus, unquote_to_bytes, urlsplit, u
 
 import courlan
 
+from . import scholarly
 from .errors import IngestError
 
 SCHEMES = ("http", "https")
@@ -33,7 +34,8 @@ class InvalidURLError(IngestError, ValueError):
 
 def normalize_url(url: str) -> str:
     """The URL as it should be stored and shown: scheme and host lower case, default port,
-    fragment and tracking parameters (utm_*, fbclid, gclid, …) removed, query sorted."""
+    fragment and tracking parameters (utm_*, fbclid, gclid, …) removed, query sorted; a `doi:`
+    name is its https://doi.org/ URL, and arxiv.org and doi.org are spelled one way (https, no www)."""
     raw = url.strip()
     try:
         parts = urlsplit(raw)
@@ -41,6 +43,13 @@ def normalize_url(url: str) -> str:
         raise InvalidURLError(f"malformed URL ({exc}); check the address", url=url) from None
     if not parts.scheme:
         raise InvalidURLError("not a URL; give an address starting with https:// or http://", url=url)
+    if parts.scheme.lower() == "doi":  # the one name that is not a URL but names a fetchable page
+        name = scholarly.doi(raw)
+        if name is None:
+            raise InvalidURLError("not a DOI; write it like doi:10.1234/abc or https://doi.org/10.1234/abc",
+                                  url=url)
+        raw = scholarly.doi_url(name)
+        parts = urlsplit(raw)
     if parts.scheme.lower() not in SCHEMES:
         raise InvalidURLError(
             f"unsupported URL scheme '{parts.scheme}:'; only http:// and https:// pages are fetched",
@@ -68,7 +77,8 @@ def normalize_url(url: str) -> str:
     query = clean_query(parts.query)
     path = _ESCAPE.sub(_tidy_escape, normalized.path) or ("/" if query else "")
     netloc = _PUNYCODE.sub(_unicode_label, normalized.netloc)
-    return urlunsplit(normalized._replace(netloc=netloc, path=path, query=query, fragment=""))
+    tidy = urlunsplit(normalized._replace(netloc=netloc, path=path, query=query, fragment=""))
+    return scholarly.tidy_url(tidy)
 
 
 def _unicode_label(match: re.Match) -> str:
@@ -110,8 +120,14 @@ def _form_encode(text: str) -> str:
 
 def url_key(url: str) -> str:
     """The identity of an item: its normalized URL without scheme, `www.` and trailing slash,
-    so http/https and www/bare variants of one article meet on one key."""
-    parts = urlsplit(normalize_url(url))
+    so http/https and www/bare variants of one article meet on one key. A paper's addresses
+    share its paper key (scholarly.paper_key): every arXiv page of one paper, every spelling of
+    one DOI."""
+    normalized = normalize_url(url)
+    paper = scholarly.paper_key(normalized)
+    if paper:
+        return paper
+    parts = urlsplit(normalized)
     host = parts.netloc.lower().removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
     return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")

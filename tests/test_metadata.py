@@ -6,7 +6,18 @@ from datetime import date
 
 import pytest
 
-from ingest.metadata import best_authors, best_date, best_title, clean_authors, parse_html, read_meta, strip_site
+from ingest.metadata import (
+    best_authors,
+    best_date,
+    best_title,
+    clean_authors,
+    declared_arxiv_id,
+    declared_doi,
+    paper_abstract,
+    parse_html,
+    read_meta,
+    strip_site,
+)
 
 TODAY = date(2026, 1, 1)
 
@@ -91,6 +102,30 @@ def test_json_ld_authors_then_citation_authors_then_meta():
     assert best_authors(papers, None) == "Ada Lovelace, Alan Turing"
 
 
+@pytest.mark.parametrize("declared, expected", [
+    # one person a tag: "Last, First" turned round, particles and given names such as "Di" kept
+    (["Zhang, Wei", "He, Di", "Di Marco, Lucia", "van der Berg, Anna"], "Wei Zhang, Di He, Lucia Di Marco, Anna van der Berg"),
+    (["Ada Lovelace", "Alan Turing", "Ada Lovelace"], "Ada Lovelace, Alan Turing"),
+    (["ATLAS Collaboration"], "ATLAS Collaboration"),
+    # everyone in one tag is a byline
+    (["Ada Lovelace and Alan Turing"], "Ada Lovelace, Alan Turing"),
+    (["Lovelace, Ada; Turing, Alan"], "Lovelace, Ada, Turing, Alan"),
+])
+def test_every_citation_author_in_order(declared, expected):
+    tags = "".join(f'<meta name="citation_author" content="{name}">' for name in declared)
+    assert best_authors(meta_of(tags), None) == expected
+
+
+def test_citation_authors_then_dublin_core_creators_then_meta_authors():
+    dc = ('<meta name="DC.creator" content="Nakamura, Keiko"><meta name="DC.creator" content="O\'Brien, Sean">'
+          '<meta name="author" content="Journal Staff Writer">')
+    assert best_authors(meta_of(dc), None) == "Keiko Nakamura, Sean O'Brien"
+    both = '<meta name="citation_author" content="Raman, Priya">' + dc
+    assert best_authors(meta_of(both), None) == "Priya Raman"
+    assert best_authors(meta_of('<meta name="citation_authors" content="Raman, Priya; Park, Ji-woo">'),
+                        None) == "Priya Raman, Ji-woo Park"
+
+
 def test_microdata_author_names():
     meta = meta_of("", '<span itemprop="author creator" itemscope><span itemprop="name">KEVIN SACK</span></span> and '
                        '<span itemprop="author creator" itemscope><span itemprop="name">SHERI FINK</span></span>')
@@ -118,7 +153,10 @@ def test_the_date_is_taken_as_written_without_a_time_zone_shift():
 
 
 def test_declared_dates_in_their_order_then_visible_dates_then_the_fallback():
+    # Highwire's own spelling, 2021/03/04, is read: a citation date is more specific than "date"
     assert best_date(meta_of('<meta name="citation_publication_date" content="2021/03/04">'
+                             '<meta name="date" content="2022-01-01">'), None, TODAY) == "2021-03-04"
+    assert best_date(meta_of('<meta name="citation_publication_date" content="2021">'
                              '<meta name="date" content="2022-01-01">'), None, TODAY) == "2022-01-01"
     assert best_date(meta_of('<meta name="citation_date" content="2021-03-04">'), None, TODAY) == "2021-03-04"
     assert best_date(meta_of("", "<time>31.03.2020</time>"), "2020-06-02", TODAY) == "2020-03-31"
@@ -152,3 +190,42 @@ def test_the_site_name_as_author_gives_way_to_a_person_but_stays_for_a_personal_
     blog = meta_of('<meta name="author" content="Bradley M. Kuhn">')
     assert best_authors(blog, "Bradley M Kuhn http, Ebb Org", "Bradley M. Kuhn ( Brad )", "http://ebb.org/x") \
         == "Bradley M. Kuhn"
+
+
+# -- papers -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head", [
+    '<meta name="citation_doi" content="10.1000/ABC.1">',
+    '<meta name="DC.identifier" content="https://example.org/x"><meta name="DC.identifier" content="doi:10.1000/ABC.1">',
+    '<meta name="dc.identifier" scheme="doi" content="10.1000/ABC.1">',
+    '<meta name="prism.doi" content="10.1000/ABC.1">',
+    '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", "identifier": '
+    '{"@type": "PropertyValue", "propertyID": "DOI", "value": "10.1000/ABC.1"}}</script>',
+    '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", '
+    '"sameAs": ["https://example.org/h", "https://doi.org/10.1000/ABC.1"]}</script>',
+])
+def test_the_declared_doi(head):
+    meta = meta_of(head)
+    assert declared_doi(meta) == "10.1000/ABC.1"
+    assert "citation" in meta.page_types  # a page that declares its DOI is a paper
+
+
+def test_no_doi_no_citation():
+    meta = meta_of('<meta name="DC.identifier" content="ISSN 1234-5678"><meta property="og:type" content="article">')
+    assert declared_doi(meta) is None and meta.page_types == ("article",)
+    assert declared_arxiv_id(meta_of('<meta name="citation_arxiv_id" content="2401.01234v2">')) == "2401.01234"
+
+
+@pytest.mark.parametrize("head, body, expected", [
+    ('<meta name="citation_abstract" content="Abstract: We show that it works.">', "", "We show that it works."),
+    ('<meta name="citation_abstract" content="Abstractive summaries are short.">', "", "Abstractive summaries are short."),
+    ('<meta name="citation_abstract" content="&lt;p&gt;We &lt;i&gt;show&lt;/i&gt;, it.&lt;/p&gt;&lt;p&gt;So.&lt;/p&gt;">', "", "We show, it. So."),
+    ("", '<blockquote class="abstract mathjax"><span class="descriptor">Abstract:</span>Abstract reasoning is '
+         "studied here in ten small language models across many careful tasks.</blockquote>",
+     "Abstract reasoning is studied here in ten small language models across many careful tasks."),
+    ("", '<section id="abstract"><h2>Abstract</h2><p>One two three four five six seven eight nine ten.</p>'
+         "<p>Eleven twelve.</p></section>", "One two three four five six seven eight nine ten. Eleven twelve."),
+    ("", '<p class="abstract">Too short to be one.</p>', None),
+])
+def test_the_abstract(head, body, expected):
+    assert paper_abstract(meta_of(head, body)) == expected

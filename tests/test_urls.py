@@ -106,6 +106,22 @@ def test_scheme_errors_say_what_is_supported():
         normalize_url("ftp://example.com/x")
 
 
+def test_doi_names_are_the_one_other_scheme_accepted():
+    # given on the command line, doi:10.1000/xyz is fetched as its doi.org URL
+    assert normalize_url("doi:10.1000/xyz") == "https://doi.org/10.1000/xyz"
+    assert url_key("doi:10.1000/XYZ") == url_key("https://dx.doi.org/10.1000/xyz") == "doi.org/10.1000/xyz"
+    with pytest.raises(InvalidURLError, match="not a DOI"):
+        normalize_url("doi:example")
+    with pytest.raises(InvalidURLError, match="scheme 'urn:'"):
+        normalize_url("urn:isbn:0451450523")
+
+
+def test_one_paper_one_key():
+    # the rules themselves are in tests/test_scholarly.py
+    assert url_key("https://arxiv.org/pdf/2401.01234v2") == url_key("http://export.arxiv.org/abs/2401.01234")
+    assert url_key("https://arxiv.org/abs/2401.01234") != url_key("https://arxiv.org/abs/2401.01235")
+
+
 def test_idn_host_is_accepted():
     url = "https://bücher.example/x"
     normalized = normalize_url(url)
