@@ -38,8 +38,10 @@ WORDS = ("model", "training", "evaluation", "alignment", "interpretability", "be
 def article(n: int) -> bytes:
     """A page with enough distinct text to extract, unique per n."""
     rng = random.Random(n)
+    # numbered words: texts from one small vocabulary would all be near-duplicates of each other
     paragraphs = "".join(
-        "<p>" + " ".join(rng.choice(WORDS) for _ in range(60)) + f" (article {n}, part {k}).</p>"
+        "<p>" + " ".join(f"{rng.choice(WORDS)}{rng.randrange(1000)}" for _ in range(60))
+        + f" (article {n}, part {k}).</p>"
         for k in range(6)
     )
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Crash trial article {n}</title>"
