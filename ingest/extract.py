@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from copy import deepcopy
+from dataclasses import replace
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
@@ -99,6 +100,43 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         arxiv_id=arxiv_id,
         pdf_url=_pdf_url(declared_pdf(meta), url, arxiv_id),
     )
+
+
+def extract_pdf(content: bytes, url: str, *, today: date) -> Document:
+    """A PDF → Document: its text, and title, authors and date from its metadata or first page."""
+    from .pdf import read_pdf  # the PDF library loads only when a PDF comes
+
+    pdf = read_pdf(content, url)
+    arxiv_id = scholarly.arxiv_id(url)
+    return Document(
+        url=url,
+        canonical_url=scholarly.arxiv_abs_url(arxiv_id) if arxiv_id else url,
+        title=pdf.title or _title_from_url(url),
+        text=pdf.text,
+        author=", ".join(pdf.authors) or None,
+        date=pdf.date.isoformat() if pdf.date and pdf.date <= today else None,
+        sitename=url_host(url),
+        page_types=("pdf",),
+        doi=scholarly.doi(url),
+        arxiv_id=arxiv_id,
+        pdf_url=url,
+    )
+
+
+def paper_text(document: Document, pdf: bytes | None, pdf_url: str | None) -> Document:
+    """An arXiv abstract page: its Content is the abstract, then the paper's text from its PDF when
+    that could be fetched and read (the page around the abstract is navigation)."""
+    if not (document.arxiv_id and document.abstract):
+        return document
+    text = f"### Abstract\n\n{document.abstract}"
+    if pdf is not None:
+        from .pdf import read_pdf
+
+        try:
+            text += f"\n\n### Full text\n\n{read_pdf(pdf, pdf_url or document.url).text}"
+        except ExtractError:  # a PDF without a text layer: the abstract still makes the note
+            pass
+    return replace(document, text=text)
 
 
 def _pdf_url(declared: str | None, url: str, arxiv_id: str | None) -> str | None:

@@ -140,6 +140,7 @@ snapshots = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False, default="page"),  # page | full_text (a paper's PDF)
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("final_url", sa.Text, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
@@ -208,6 +209,7 @@ class Snapshot:
     headers: dict[str, str]
     body_sha256: str
     fetched_at: datetime
+    full_text: tuple[str, str, dict[str, str]] | None = None  # a paper's PDF: (final URL, body SHA-256, headers)
 
 
 @dataclass(frozen=True)
@@ -569,11 +571,11 @@ class Ledger:
             )
 
     def record_snapshot(self, item_id: int, url: str, final_url: str, status: int, headers: dict[str, str],
-                        body_sha256: str, size: int, fetched_at: datetime) -> None:
+                        body_sha256: str, size: int, fetched_at: datetime, role: str = "page") -> None:
         with self._guard("write"), self.engine.begin() as conn:
             conn.execute(snapshots.insert().values(
-                item_id=item_id, url=url, final_url=final_url, status=status, headers=json.dumps(headers),
-                body_sha256=body_sha256, size=size, fetched_at=fetched_at,
+                item_id=item_id, role=role, url=url, final_url=final_url, status=status,
+                headers=json.dumps(headers), body_sha256=body_sha256, size=size, fetched_at=fetched_at,
             ))
 
     def snapshots_to_reextract(self, *, since: datetime | None = None,
@@ -581,7 +583,7 @@ class Ledger:
         """The latest snapshot of each item that wrote a note (fetched since `since`, or named by
         one of `keys`), and the URLs of such items that have none (ingested before snapshots)."""
         latest = (sa.select(snapshots.c.item_id, sa.func.max(snapshots.c.id).label("id"))
-                  .group_by(snapshots.c.item_id).subquery())
+                  .where(snapshots.c.role == "page").group_by(snapshots.c.item_id).subquery())
         query = (
             sa.select(items.c.id, items.c.url, items.c.note_path, items.c.note_sha256, items.c.hint,
                       items.c.source_id, items.c.created_at, snapshots.c.final_url, snapshots.c.status, snapshots.c.headers,
@@ -596,6 +598,9 @@ class Ledger:
             query = query.where(items.c.id.in_(named) | items.c.url_key.in_(keys))
         with self._guard("read"), self.engine.connect() as conn:
             rows = conn.execute(query).all()
+            full_texts = {r.item_id: (r.final_url, r.body_sha256, json.loads(r.headers)) for r in conn.execute(
+                sa.select(snapshots.c.item_id, snapshots.c.final_url, snapshots.c.body_sha256, snapshots.c.headers)
+                .where(snapshots.c.role == "full_text").order_by(snapshots.c.id))}  # the latest wins
         found, missing = [], []
         for r in rows:
             if r.body_sha256 is None:
@@ -605,7 +610,8 @@ class Ledger:
             if since is not None and _aware(r.fetched_at) < since:
                 continue
             found.append(Snapshot(r.id, r.url, r.note_path, r.note_sha256, r.hint, r.source_id, r.final_url,
-                                  r.status, json.loads(r.headers), r.body_sha256, _aware(r.fetched_at)))
+                                  r.status, json.loads(r.headers), r.body_sha256, _aware(r.fetched_at),
+                                  full_texts.get(r.id)))
         return found, missing
 
     def record_fetch(self, item_id: int | None, url: str, started_at: datetime, duration: float,
@@ -634,34 +640,37 @@ class Ledger:
 
         A changed URL starts the source afresh; a source gone from the file is disabled, and its
         history kept."""
-        with self._guard("write"), self.engine.begin() as conn:
-            rows = {r.name: r for r in conn.execute(sa.select(sources))}
-            for src in configured:
-                row = rows.pop(src.name, None)
-                if row is None:
-                    conn.execute(sources.insert().values(
-                        name=src.name, url=src.url, fetch_url=src.url, kind=src.kind, enabled=src.enabled,
-                        every_s=src.every, next_check_at=now, created_at=now, consecutive_failures=0,
-                        backfilled=False,
-                    ))
-                    continue
-                values: dict[str, object] = {}
-                if row.url != src.url and src.url == row.fetch_url:
-                    values["url"] = src.url  # the file now says where the source moved to
-                elif row.url != src.url:
-                    values |= dict(url=src.url, fetch_url=src.url, kind=src.kind, etag=None, last_modified=None,
-                                   body_hash=None, backfilled=False, next_check_at=now, consecutive_failures=0)
-                elif src.kind and row.kind != src.kind:
-                    values |= dict(kind=src.kind, body_hash=None)
-                if row.enabled != src.enabled:
-                    values["enabled"] = src.enabled
-                if row.every_s != src.every:
-                    values["every_s"] = src.every
-                if values:
-                    conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
-            for row in rows.values():
-                if row.enabled:
-                    conn.execute(sources.update().where(sources.c.id == row.id).values(enabled=False))
+        self._write_racing(lambda conn: self._sync_sources(conn, configured, now))
+
+    @staticmethod
+    def _sync_sources(conn: sa.Connection, configured: list, now: datetime) -> None:
+        rows = {r.name: r for r in conn.execute(sa.select(sources))}
+        for src in configured:
+            row = rows.pop(src.name, None)
+            if row is None:
+                conn.execute(sources.insert().values(
+                    name=src.name, url=src.url, fetch_url=src.url, kind=src.kind, enabled=src.enabled,
+                    every_s=src.every, next_check_at=now, created_at=now, consecutive_failures=0,
+                    backfilled=False,
+                ))
+                continue
+            values: dict[str, object] = {}
+            if row.url != src.url and src.url == row.fetch_url:
+                values["url"] = src.url  # the file now says where the source moved to
+            elif row.url != src.url:
+                values |= dict(url=src.url, fetch_url=src.url, kind=src.kind, etag=None, last_modified=None,
+                               body_hash=None, backfilled=False, next_check_at=now, consecutive_failures=0)
+            elif src.kind and row.kind != src.kind:
+                values |= dict(kind=src.kind, body_hash=None)
+            if row.enabled != src.enabled:
+                values["enabled"] = src.enabled
+            if row.every_s != src.every:
+                values["every_s"] = src.every
+            if values:
+                conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+        for row in rows.values():
+            if row.enabled:
+                conn.execute(sources.update().where(sources.c.id == row.id).values(enabled=False))
 
     def source_states(self, *, names: list[str] | None = None) -> list[SourceState]:
         query = sa.select(sources).order_by(sources.c.name)
@@ -746,9 +755,11 @@ class Ledger:
         return True, row.body
 
     def store_robots_txt(self, origin: str, body: str | None, now: datetime) -> None:
-        with self._guard("write"), self.engine.begin() as conn:
+        def store(conn: sa.Connection) -> None:
             conn.execute(robots.delete().where(robots.c.origin == origin))
             conn.execute(robots.insert().values(origin=origin, body=body, fetched_at=now))
+
+        self._write_racing(store)
 
     # -- the curators' archive ------------------------------------------------------------
 
@@ -758,14 +769,31 @@ class Ledger:
             return {r.path: (r.mtime_ns, r.size) for r in rows}
 
     def update_archive(self, changed: list[dict], removed: list[str]) -> None:
-        with self._guard("write"), self.engine.begin() as conn:
-            if removed:
-                conn.execute(archive_notes.delete().where(archive_notes.c.path.in_(removed)))
-            if changed:
-                conn.execute(archive_notes.delete().where(archive_notes.c.path.in_([c["path"] for c in changed])))
-                conn.execute(archive_notes.insert(), changed)
+        self._write_racing(lambda conn: self._update_archive(conn, changed, removed))
+
+    @staticmethod
+    def _update_archive(conn: sa.Connection, changed: list[dict], removed: list[str]) -> None:
+        if removed:
+            conn.execute(archive_notes.delete().where(archive_notes.c.path.in_(removed)))
+        if changed:
+            conn.execute(archive_notes.delete().where(archive_notes.c.path.in_([c["path"] for c in changed])))
+            conn.execute(archive_notes.insert(), changed)
 
     # -- errors ---------------------------------------------------------------------------
+
+    def _write_racing(self, work) -> None:
+        """Run `work(conn)` in a transaction that another process may race to the same new rows
+        (two polls starting at once both add the new sources, robots.txt, archive notes): the
+        loser of the race finds those rows on a second try, and writes over them."""
+        for attempt in range(3):
+            try:
+                with self._guard("write"), self.engine.begin() as conn:
+                    work(conn)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise LedgerError(f"ledger {self.url}: cannot write (another process keeps writing the same "
+                                      "rows); try again") from None
 
     def _guard(self, what: str):
         return _LedgerErrors(self.url, what)

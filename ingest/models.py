@@ -26,6 +26,11 @@ class FetchResult:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     @property
+    def is_pdf(self) -> bool:
+        # servers label PDFs application/octet-stream, or even text/html: the magic bytes decide
+        return self.content_type == "application/pdf" or self.content.lstrip()[:5] == b"%PDF-"
+
+    @property
     def charset(self) -> str | None:
         """The charset parameter of Content-Type, if any."""
         for param in self.headers.get("content-type", "").split(";")[1:]:

@@ -26,8 +26,8 @@ import jinja2
 from .archive import scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError, WriteError
+from . import scholarly
 from .fingerprint import NEAR_DISTANCE, bands, distance
-from .charset import page_html
 from .ledger import DONE, Known, Ledger
 from .model import Model
 from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
@@ -262,8 +262,13 @@ def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
 
 def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
                      hint: FeedItem | None, source: Source | None) -> Outcome:
-    result = _fetch(url, item_id, run)
-    prepared = run.prepare(page_html(result), result.final_url, now.date(), hint, source)
+    from .prepare import page_of  # with the extraction stack, which only a fetched page needs
+
+    result = _fetch(scholarly.fetch_url(url), item_id, run)
+    prepared = run.prepare(page_of(result), now.date(), hint, source)
+    full_text = _full_text(prepared.document, item_id, run)
+    if full_text is not None:  # an arXiv paper: its abstract page again, now with the paper's text
+        prepared = run.prepare(page_of(result, full_text), now.date(), hint, source)
     document, note, content_hash = prepared.document, prepared.note, prepared.content_hash
     if not run.force:
         duplicate = _known_elsewhere(result, document, prepared, item_id, run)
@@ -280,11 +285,14 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     if run.dry_run:
         path = run.settings.output_dir / note.filename
         return Outcome(url, "created", path=str(path), note_text=note.text)
-    body_sha256 = run.snapshots.put(result.content)  # first: a crash after it leaves only a spare blob
+    # the snapshots first: a crash after them leaves only spare blobs
+    kept = [(role, fetched, run.snapshots.put(fetched.content))
+            for role, fetched in (("page", result), ("full_text", full_text)) if fetched is not None]
     path = write_note(run.settings.output_dir, note.filename, note.text)
     try:
-        run.ledger.record_snapshot(item_id, url, result.final_url, result.status, result.headers, body_sha256,
-                                   len(result.content), result.fetched_at)
+        for role, fetched, body_sha256 in kept:
+            run.ledger.record_snapshot(item_id, fetched.url, fetched.final_url, fetched.status, fetched.headers,
+                                       body_sha256, len(fetched.content), fetched.fetched_at, role)
         run.ledger.finish(
             item_id, "created", run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
@@ -319,6 +327,18 @@ def hint_from_json(url: str, text: str | None) -> FeedItem | None:
     published = datetime.fromisoformat(data["published"]) if data.get("published") else None
     return FeedItem(url=url, entry_id=data.get("entry_id"), title=data.get("title"), published=published,
                     author=data.get("author"), categories=tuple(data.get("categories") or ()))
+
+
+def _full_text(document: Document, item_id: int | None, run: Run) -> FetchResult | None:
+    """The PDF an arXiv abstract page links as the paper; None when there is none or it cannot be
+    had (the note then holds the abstract alone: no reason to fail the item)."""
+    if not (document.arxiv_id and document.abstract and document.pdf_url) or "pdf" in document.page_types:
+        return None
+    try:
+        fetched = _fetch(document.pdf_url, item_id, run)
+    except FetchError:
+        return None
+    return fetched if fetched.is_pdf else None
 
 
 def _fetch(url: str, item_id: int | None, run: Run) -> FetchResult:

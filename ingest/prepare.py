@@ -19,16 +19,42 @@ from pathlib import Path
 import jinja2
 
 from .config import Settings
-from .extract import extract_document, text_hash
+from .charset import page_html
+from .extract import extract_document, extract_pdf, paper_text, text_hash
 from .fingerprint import fingerprint
 from .guess import guess
 from .model import Model
-from .models import Document, FeedItem, Guess, Note, Source
+from .models import Document, FeedItem, FetchResult, Guess, Note, Source
 from .render import load_template, render_note
 from .taxonomy import Taxonomy
 
 POOL_MIN_ITEMS = 24  # below this, starting worker processes costs more than it saves
 TASKS_PER_WORKER = 250  # then a fresh worker: lxml trees of big pages leave a worker's heap fragmented
+
+
+@dataclass(frozen=True)
+class Page:
+    """What one item's extraction reads: a web page's HTML, a PDF's bytes, or both (a paper's
+    abstract page and its full text)."""
+
+    url: str  # where the page (or the PDF, when there is no page) was fetched from, after redirects
+    html: str | None = None
+    pdf: bytes | None = None
+    pdf_url: str | None = None
+
+
+def page_of(result: FetchResult, full_text: FetchResult | None = None) -> Page:
+    if result.is_pdf:
+        return Page(result.final_url, pdf=result.content, pdf_url=result.final_url)
+    if full_text is not None:
+        return Page(result.final_url, html=page_html(result), pdf=full_text.content, pdf_url=full_text.final_url)
+    return Page(result.final_url, html=page_html(result))
+
+
+def read_page(page: Page, today: date) -> Document:
+    if page.html is None:
+        return extract_pdf(page.pdf or b"", page.url, today=today)
+    return paper_text(extract_document(page.html, page.url, today=today), page.pdf, page.pdf_url)
 
 
 @dataclass(frozen=True)
@@ -40,9 +66,9 @@ class Prepared:
     simhash: int | None  # fingerprint.fingerprint of the main text; None for a short text
 
 
-def prepare(html: str, url: str, today: date, hint: FeedItem | None, source: Source | None, *,
+def prepare(page: Page, today: date, hint: FeedItem | None, source: Source | None, *,
             settings: Settings, taxonomy: Taxonomy, model: Model, template: jinja2.Template) -> Prepared:
-    document = with_fallbacks(extract_document(html, url, today=today), hint, source, today=today)
+    document = with_fallbacks(read_page(page, today), hint, source, today=today)
     choice = guess(document, settings, source.defaults if source else None, taxonomy=taxonomy, model=model)
     note = render_note(document, choice, template, archived_on=today.isoformat())
     return Prepared(document, choice, note, text_hash(document.text), fingerprint(document.text))
@@ -85,11 +111,11 @@ class Preparer:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def __call__(self, html: str, url: str, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
+    def __call__(self, page: Page, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
         template_path = source.template if source and source.template else None
         if self.pool is not None:
-            return self.pool.submit(_prepare_in_worker, html, url, today, hint, source, template_path).result()
-        return prepare(html, url, today, hint, source, settings=self.settings, taxonomy=self.taxonomy,
+            return self.pool.submit(_prepare_in_worker, page, today, hint, source, template_path).result()
+        return prepare(page, today, hint, source, settings=self.settings, taxonomy=self.taxonomy,
                        model=self.model, template=self.template_for(template_path))
 
     def template_for(self, path: str | None) -> jinja2.Template:
@@ -112,8 +138,8 @@ def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
                    preparer=Preparer(settings, taxonomy, model, load_template(settings.template)))
 
 
-def _prepare_in_worker(html: str, url: str, today: date, hint: FeedItem | None, source: Source | None,
+def _prepare_in_worker(page: Page, today: date, hint: FeedItem | None, source: Source | None,
                        template_path: str | None) -> Prepared:
     preparer: Preparer = _worker["preparer"]
-    return prepare(html, url, today, hint, source, settings=_worker["settings"], taxonomy=_worker["taxonomy"],
+    return prepare(page, today, hint, source, settings=_worker["settings"], taxonomy=_worker["taxonomy"],
                    model=_worker["model"], template=preparer.template_for(template_path))

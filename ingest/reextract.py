@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .archive import read_frontmatter
-from .charset import page_html
 from .errors import IngestError
 from .ledger import Snapshot
 from .models import FetchResult, Source
@@ -50,10 +49,15 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
     if path is None or not path.is_file():
         return Reextracted(snap.url, "missing", path=snap.note_path,
                            error="its note is gone; `ingest doctor` finds a moved one")
-    result = FetchResult(url=snap.url, final_url=snap.final_url, status=snap.status, headers=snap.headers,
-                         content=run.snapshots.get(snap.body_sha256), fetched_at=snap.fetched_at, elapsed=0.0)
-    prepared = run.prepare(page_html(result), result.final_url, snap.fetched_at.date(),
-                           hint_from_json(snap.url, snap.hint), source)
+    from .prepare import page_of
+
+    result = _kept(run, snap.url, snap.final_url, snap.body_sha256, snap.headers, snap)
+    full_text = None
+    if snap.full_text is not None:
+        final_url, body_sha256, headers = snap.full_text
+        full_text = _kept(run, final_url, final_url, body_sha256, headers, snap)
+    prepared = run.prepare(page_of(result, full_text), snap.fetched_at.date(), hint_from_json(snap.url, snap.hint),
+                           source)
     text = prepared.note.text
     current = path.read_bytes()
     if current == text.encode("utf-8"):
@@ -73,6 +77,13 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
                            text=text)
     written = write_note(path.parent, beside, text)
     return Reextracted(snap.url, "beside", path=str(path), new_path=str(written))
+
+
+def _kept(run: Run, url: str, final_url: str, body_sha256: str, headers: dict[str, str],
+          snap: Snapshot) -> FetchResult:
+    """A kept response, as the fetcher gave it then."""
+    return FetchResult(url=url, final_url=final_url, status=snap.status, headers=headers,
+                       content=run.snapshots.get(body_sha256), fetched_at=snap.fetched_at, elapsed=0.0)
 
 
 def _untouched(current: bytes, written_sha256: str | None, path: Path) -> bool:

@@ -630,10 +630,10 @@ BAD_SERVERS = {
         f"content type application/json {NOT_PAGE}",
         "unsupported_content_type",
     ),
-    "pdf-content-type": Bad(
+    "damaged-pdf": Bad(  # PDFs are read (ingest/pdf.py); one that is broken says so
         lambda s: s.page("/paper.pdf", PDF, "application/pdf"),
-        f"content type application/pdf {NOT_PAGE}",
-        "unsupported_content_type",
+        "PDF is damaged and cannot be opened (",
+        "pdf_corrupt",
     ),
     "plain-text-content-type": Bad(
         lambda s: s.page("/notes.txt", TEXT * 5, "text/plain"),
@@ -645,10 +645,10 @@ BAD_SERVERS = {
         "the body is a PNG image, not an HTML page (served as text/html)",
         "binary_body",
     ),
-    "pdf-labelled-html": Bad(
+    "damaged-pdf-labelled-html": Bad(  # the magic bytes, not the label, say it is a PDF
         lambda s: s.page("/doc", PDF, HTML),
-        "the body is a PDF document, not an HTML page (served as text/html)",
-        "binary_body",
+        "PDF is damaged and cannot be opened (",
+        "pdf_corrupt",
     ),
     "gzip-without-content-encoding": Bad(
         lambda s: s.page("/z", gzip.compress(article().encode()), HTML),

@@ -19,7 +19,7 @@ def test_two_polls_at_once_never_write_a_note_twice(tmp_path):
         notes = trials.notes_by_url(tmp_path)
     finally:
         site.close()
-    assert codes == [0, 0], outputs
+    assert codes == [0, 0], "\n=====\n".join(outputs)
     assert set(notes) == site.urls()
     assert all(len(paths) == 1 for paths in notes.values()), {u: p for u, p in notes.items() if len(p) > 1}
     summaries = [next(line for line in o.splitlines() if line.startswith("polled")) for o in outputs]

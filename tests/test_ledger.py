@@ -362,3 +362,30 @@ def test_a_new_ledger_waits_for_wal_mode_while_another_process_writes_it(tmp_pat
     finally:
         ledger.close()
         reader.close()
+
+
+def test_a_write_that_loses_a_race_for_new_rows_is_tried_again(tmp_path):
+    # two polls starting at once both insert the new sources: the loser's unique-key error must
+    # become a second try that finds the winner's rows, not a traceback
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    tries = []
+
+    def work(conn):
+        tries.append(1)
+        conn.execute(sa.text("INSERT INTO robots (origin, body, fetched_at) VALUES ('x', NULL, '2026-01-01')"))
+        if len(tries) == 1:
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+    try:
+        ledger._write_racing(work)
+        assert len(tries) == 2
+        with ledger.engine.connect() as conn:  # the failed try was rolled back, the second kept
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM robots")).scalar() == 1
+
+        def always(conn):
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+        with pytest.raises(LedgerError, match="another process keeps writing the same rows"):
+            ledger._write_racing(always)
+    finally:
+        ledger.close()

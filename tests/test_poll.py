@@ -315,7 +315,7 @@ def test_prepare_in_a_worker_process_gives_what_it_gives_here():
 
     from ingest.config import Settings
     from ingest.model import Model
-    from ingest.prepare import POOL_MIN_ITEMS, Preparer, _worker
+    from ingest.prepare import POOL_MIN_ITEMS, Page, Preparer, _worker
     from ingest.render import load_template
     from ingest.taxonomy import Taxonomy
 
@@ -328,7 +328,8 @@ def test_prepare_in_a_worker_process_gives_what_it_gives_here():
         worker_pid = there.pool.submit(os.getpid).result()
         assert worker_pid != os.getpid()
         url = "https://lab.example/posts/5"
-        assert there(html, url, T0.date(), None, None) == here(html, url, T0.date(), None, None)
+        page = Page(url, html=html)
+        assert there(page, T0.date(), None, None) == here(page, T0.date(), None, None)
     finally:
         there.close()
     assert not _worker  # this process never became a worker

@@ -18,6 +18,7 @@ def upgrade() -> None:
         "snapshots",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False, server_default="page"),
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("final_url", sa.Text, nullable=False),
         sa.Column("status", sa.Integer, nullable=False),
