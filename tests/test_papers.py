@@ -91,3 +91,21 @@ def test_an_arxiv_paper_whose_pdf_cannot_be_had_keeps_its_abstract(cli, proxy):
     content = frontmatter.load(note).content
     assert "### Abstract\n\nWe introduce attribution graphs" in content and "### Full text" not in content
     assert requests_to(proxy, "/pdf/2401.01234v2") == 1
+
+
+def test_a_doi_name_is_fetched_through_its_resolver(cli, proxy, monkeypatch):
+    # doi.org is https only, which the test proxy cannot answer: the resolver is asked by http here
+    from ingest import scholarly
+
+    monkeypatch.setattr(scholarly, "doi_url", lambda name: f"http://doi.org/{name}")
+    proxy.expect_request("/10.5281/JCS.2023.0457").respond_with_data(
+        b"", status=302, headers={"Location": "http://journals.example.org/jcs/article/view/457"})
+    proxy.expect_request("/jcs/article/view/457").respond_with_data(
+        (FIXTURES / "scholarly" / "dublin-core.html").read_bytes(), content_type="text/html; charset=utf-8")
+    result = cli("url", "doi:10.5281/JCS.2023.0457")
+    assert result.exit_code == 0, result.output
+    [note] = cli.notes()
+    post = frontmatter.load(note)
+    assert post["url"] == "http://journals.example.org/jcs/article/view/457" and post["format"] == "paper"
+    again = cli("url", "https://dx.doi.org/10.5281/jcs.2023.0457")
+    assert again.output == f"duplicate https://dx.doi.org/10.5281/jcs.2023.0457 (archived as seeds/{note.name})\n"
