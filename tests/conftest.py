@@ -95,6 +95,18 @@ def serve(httpserver):
     return add
 
 
+@pytest.fixture
+def proxy(httpserver, monkeypatch):
+    """Every request goes to the test server as an HTTP proxy (the standard HTTP_PROXY variable,
+    which the real client honours): any host (arxiv.org, doi.org) is served without leaving 127.0.0.1."""
+    for name in ("no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("NO_PROXY", "")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    return httpserver
+
+
 def bench_module(name: str):
     """A benchmark script of bench/ as a module, for the quality gates that reuse its scoring."""
     path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"

@@ -21,16 +21,6 @@ TITLE = "Counting Duplicate Sources in a Hand-Kept Research Archive"
 PDF_SENTENCE = "We counted such duplicates in a vault of three hundred notes"
 
 
-@pytest.fixture
-def proxy(httpserver, monkeypatch):
-    for name in ("no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
-    monkeypatch.setenv("NO_PROXY", "")
-    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
-    return httpserver
-
-
 @pytest.mark.parametrize("path, content_type", [
     ("/papers/duplicates.pdf", "application/pdf"),
     ("/download?id=57", "application/octet-stream"),  # no .pdf in the URL, a vague label: the bytes say PDF

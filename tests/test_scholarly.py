@@ -282,18 +282,6 @@ def test_papers_are_guessed_as_papers(name, url):
 
 # -- end to end: `ingest url`, with arxiv.org and doi.org answered by the test server -------------
 
-@pytest.fixture
-def proxy(httpserver, monkeypatch):
-    """Every request goes to the test server as an HTTP proxy (the standard HTTP_PROXY variable,
-    which the real client honours): arxiv.org and doi.org are served without leaving 127.0.0.1."""
-    for name in ("no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
-    monkeypatch.setenv("NO_PROXY", "")
-    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
-    return httpserver
-
-
 def ledger(root: Path) -> list[tuple]:
     with sqlite3.connect(root / "state" / "ledger.db") as db:
         return db.execute("SELECT url, url_key, outcome FROM items ORDER BY id").fetchall()
