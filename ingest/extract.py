@@ -23,6 +23,7 @@ from .metadata import (
     best_authors,
     best_date,
     best_title,
+    chrome_dates,
     declared_arxiv_id,
     declared_canonical,
     declared_doi,
@@ -30,6 +31,7 @@ from .metadata import (
     declared_site_name,
     description,
     keywords,
+    labelled_date,
     paper_abstract,
     parse_day,
     parse_html,
@@ -50,7 +52,11 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
     if tree is not None:
         drop_hidden(tree)
     declared_day = best_date(meta, None, today)
+    if declared_day is None and tree is not None:
+        declared_day = labelled_date(tree, today)
     if declared_day is None and tree is not None:  # htmldate's heuristics, on the unpruned page
+        for element in chrome_dates(tree):  # a clock in the menu bar would be read as the date
+            element.drop_tree()
         found_day = parse_day(find_date(tree, extensive_search=True, original_date=True, url=url,
                                         max_date=today.isoformat()), today)
         declared_day = found_day if found_day and _written(found_day, html, url) else None

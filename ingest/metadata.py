@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html import unescape
 
@@ -71,6 +71,26 @@ END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")  # Highwire writes 2024/01/02
 DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+# the navigation, menus and sidebars (not a footer: WordPress prints "Posted on" in the entry's)
+PAGE_CHROME = re.compile(r"(?<![a-z0-9])(nav|navbar|navigation|navtop|topnav|menu|sidebar|widget)(?![a-z])",
+                         re.I)
+KICKER = re.compile(r"(?<![a-z0-9])(kicker|subtitle|sub-title|overline|dachzeile|topline|roofline|eyebrow|"
+                    r"supertitle|super-title|pretitle|pre-title|spitzmarke)(?![a-z])", re.I)
+# a date printed after a label that says it is the publication date ("Datum: 18.10.2021"); a bare
+# "date" only as a label of its own (not "Event date", "Due date")
+DATE_LABEL = re.compile(
+    r"(?<!\w)(?:(?<!\w )date|published(?: on)?|publication date|datum|veröffentlicht(?: am)?|erschienen(?: am)?|"
+    r"publiziert(?: am)?|publié le|publicado(?: el| em)?|pubblicato(?: il)?)\s*:?\s*"
+    r"(\d{4}-\d{2}-\d{2}|\d{1,2}\.\s?\d{1,2}\.\s?\d{4}|\d{1,2}\.?\s+[a-zäéû]+\.?\s+\d{4}|"
+    r"[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})", re.I)
+MONTH_NUMBERS = {name: number for number, names in enumerate((
+    "january jan januar janvier enero gennaio janeiro",
+    "february feb februar février febrero febbraio fevereiro",
+    "march mar märz mars marzo março", "april apr avril abril aprile", "may mai mayo maggio maio",
+    "june jun juni juin junio giugno junho", "july jul juli juillet julio luglio julho",
+    "august aug août agosto", "september sep sept septembre septiembre settembre setembro",
+    "october oct oktober octobre octubre ottobre outubro", "november nov novembre noviembre novembro",
+    "december dec dezember décembre diciembre dicembre dezembro"), start=1) for name in names.split()}
 
 
 
@@ -172,7 +192,7 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
             meta.jsonld.extend(_jsonld_objects(script.text))
     for element in tree.iter("time"):  # visible dates, in page order
         value = element.get("datetime") or element.text_content()
-        if value and value.strip():
+        if value and value.strip() and not _in_page_chrome(element):
             meta.times.append(value.strip())
     for link in tree.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
@@ -181,9 +201,42 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
     meta.language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     title = tree.find(".//title")
     meta.title_tag = clean(title.text_content()) if title is not None else None
-    meta.h1 = [t for t in (clean(h.text_content()) for h in tree.iter("h1")) if t]
+    meta.h1 = [t for t in (clean(_headline_text(h)) for h in tree.iter("h1")) if t]
     meta.abstract_block = _abstract_block(tree)
     return meta
+
+
+def _headline_text(heading: lxml_html.HtmlElement) -> str:
+    """A heading's text without the kicker printed in it ("<h1><span class="subtitle">Olympics
+    in Paris</span> Drinks by boat</h1>"): the kicker is a topic line, not the headline."""
+    kickers = [e for e in heading.iterdescendants()
+               if isinstance(e.tag, str) and KICKER.search(e.get("class") or "")]
+    if not kickers:
+        return heading.text_content()
+    parts = [heading.text or ""]
+    for child in heading:
+        if child not in kickers:
+            parts.append(_headline_text(child) if isinstance(child.tag, str) else "")
+        parts.append(" " + (child.tail or ""))
+    return "".join(parts)
+
+
+def chrome_dates(tree: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
+    """The <time> elements in the navigation, menus and sidebars."""
+    return [element for element in tree.iter("time") if _in_page_chrome(element)]
+
+
+def _in_page_chrome(element: lxml_html.HtmlElement) -> bool:
+    """True for an element inside the navigation, a menu or a sidebar: a date there is today's
+    in a clock widget, or another article's, not this one's."""
+    for ancestor in element.iterancestors():
+        if ancestor.tag in ("body", "html"):  # their classes describe the whole page
+            break
+        if ancestor.tag in ("nav", "aside"):
+            return True
+        if PAGE_CHROME.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
+            return True
+    return False
 
 
 def _abstract_block(tree: lxml_html.HtmlElement) -> str | None:
@@ -261,9 +314,20 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
     if declared:
         # the declaration the visible page agrees with (Wikipedia's JSON-LD headline is a
         # description, its name the title); else the most specific one
-        seen = _norm(meta.title_tag) + "".join(_norm(h) for h in headings)
-        confirmed = [d for d in declared if _norm(strip_site(d, sites)) in seen]
-        return strip_site((confirmed or declared)[0], sites)
+        seen = [_norm(meta.title_tag)] + [_norm(h) for h in headings]
+        confirmed = [d for d in declared if any(_norm(strip_site(d, sites)) in s for s in seen)]
+        if not confirmed:
+            # declarations unrelated to what the page shows (a section's name as og:title) lose
+            # to the <h1> that the <title> bears out; a reworded headline stays
+            shown = [h for h in headings if _same_headline(h, strip_site(meta.title_tag or "", sites))
+                     and not any(_overlap(h, d) >= 0.5 for d in declared)]
+            if shown:
+                return shown[0]
+        title = strip_site((confirmed or declared)[0], sites)
+        # an <h1> that is most of it is the headline without the kicker or section glued on
+        inside = [h for h in headings if _norm(h) != _norm(title) and _norm(h) in _norm(title)
+                  and len(_norm(h)) >= 0.4 * len(_norm(title))]
+        return max(inside, key=lambda h: len(_norm(h))) if inside else title
     if meta.title_tag:
         stripped = strip_site(meta.title_tag, sites)
         # an <h1> that is most of the <title> is the headline without the section names around it
@@ -328,6 +392,12 @@ def _site_names(meta: PageMeta, sitename: str | None, url: str) -> list[str]:
 def _same_headline(h1: str, title: str) -> bool:
     a, b = _norm(h1), _norm(title)
     return bool(a) and (a == b or (len(a) >= 12 and a in b and len(a) >= 0.35 * len(b)))
+
+
+def _overlap(a: str, b: str) -> float:
+    """The share of the shorter text's words that the other has too."""
+    words_a, words_b = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+    return len(words_a & words_b) / min(len(words_a), len(words_b)) if words_a and words_b else 0.0
 
 
 def _norm(text: str | None) -> str:
@@ -448,8 +518,67 @@ def best_date(meta: PageMeta, fallback: str | None, today: date) -> str | None:
     for value in declared:
         day = parse_day(value, today)
         if day:
-            return day
+            return _local_day(value, declared + meta.times, today) or day
     return parse_day(fallback, today)
+
+
+def _local_day(value: str, others: list[str | None], today: date) -> str | None:
+    """A UTC timestamp's day is not always the day the site printed: 2019-10-18T22:04Z is
+    19 October in Vienna. When the page declares the same instant elsewhere in its own time zone
+    (another tag, a visible <time>), that declaration's day is the one written."""
+    instant = _instant(value)
+    if instant is None or instant.utcoffset() != timedelta(0):
+        return None
+    for other in others:
+        local = _instant(other)
+        if (local is not None and local.utcoffset() != timedelta(0)
+                and abs(local - instant) < timedelta(minutes=1)):
+            return parse_day(other, today)
+    return None
+
+
+def _instant(value: str | None) -> datetime | None:
+    """The moment an ISO 8601 or RFC 2822 timestamp with a time zone names; None without one."""
+    if not value or not re.search(r"\d:\d\d", value):
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return moment if moment.tzinfo is not None else None
+
+
+def labelled_date(tree: lxml_html.HtmlElement | None, today: date) -> str | None:
+    """The first date the page's visible text prints after a label that names it the publication
+    date ("Datum: 18.10.2021", "Published: March 3, 2020"); none after "Updated" or "Stand"."""
+    if tree is None:
+        return None
+    texts = tree.xpath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
+    for match in DATE_LABEL.finditer(" ".join(" ".join(texts).split())):
+        day = _written_day(match.group(1), today)
+        if day:
+            return day
+    return None
+
+
+def _written_day(text: str, today: date) -> str | None:
+    """A date as printed: 18.10.2021, 2021-10-18, 3. März 2020, March 3rd, 2020."""
+    if not re.search(r"[^\W\d_]", text):
+        return parse_day(text.replace(" ", ""), today)
+    words = re.findall(r"[^\W\d_]+|\d+", text.lower())
+    numbers = [int(w) for w in words if w.isdigit()]
+    months = [MONTH_NUMBERS[w] for w in words if w in MONTH_NUMBERS]
+    if len(numbers) != 2 or len(months) != 1:
+        return None
+    try:
+        day = date(numbers[1], months[0], numbers[0])
+    except ValueError:
+        return None
+    return day.isoformat() if date(1990, 1, 1) <= day <= today else None
 
 
 def parse_day(value: str | None, today: date) -> str | None:

@@ -10,9 +10,11 @@ from ingest.metadata import (
     best_authors,
     best_date,
     best_title,
+    chrome_dates,
     clean_authors,
     declared_arxiv_id,
     declared_doi,
+    labelled_date,
     paper_abstract,
     parse_html,
     read_meta,
@@ -65,6 +67,34 @@ def test_without_declarations_the_h1_inside_the_title_is_the_headline():
 def test_an_h1_unrelated_to_the_title_does_not_replace_it():
     meta = meta_of("<title>Basic tag cleaning test</title>", "<h1>Lorem</h1>")
     assert best_title(meta, None, "https://example.org/x", None) == "Basic tag cleaning test"
+
+
+def test_a_declaration_is_confirmed_by_one_visible_title_not_by_two_glued_together():
+    # "… in Kücknitz" ending the <title> and the <h1> after it must not confirm "Kücknitz - <h1>"
+    meta = meta_of('<title>Lübeck: So war die Auktion in Kücknitz</title><script type="application/ld+json">'
+                   '{"@type": "NewsArticle", "headline": "Kücknitz - So lief die Auktion"}</script>'
+                   '<meta property="og:title" content="So lief die Auktion">', "<h1>So lief die Auktion</h1>")
+    assert best_title(meta, None, "https://example.org/x", None) == "So lief die Auktion"
+
+
+def test_a_declared_title_the_page_never_shows_loses_to_the_h1_in_the_title():
+    meta = meta_of('<title>BDZV: Eliasson gestaltet die Titelseite</title>'
+                   '<meta property="og:title" content="Pressemitteilungen">', "<h1>Eliasson gestaltet die Titelseite</h1>")
+    assert best_title(meta, "BDZV", "https://example.org/x", None) == "Eliasson gestaltet die Titelseite"
+    # a reworded headline is still the page's own
+    meta = meta_of("<title>How we designed ATF: a task framework - Dropbox</title>"
+                   "<meta property=\"og:title\" content=\"How we designed Dropbox's ATF - a task framework\">",
+                   "<h1>How we designed ATF: a task framework</h1>")
+    assert best_title(meta, "Dropbox", "https://example.org/x", None) == "How we designed Dropbox's ATF - a task framework"
+
+
+def test_the_h1_inside_a_declared_title_drops_its_kicker():
+    meta = meta_of('<meta property="og:title" content="Receita de Sequilho com Chocolate | CyberCook">'
+                   '<meta property="og:site_name" content="CyberCook">', "<h1>Sequilho com Chocolate</h1>")
+    assert best_title(meta, None, "https://example.org/x", None) == "Sequilho com Chocolate"
+    meta = meta_of('<meta property="og:title" content="Olympische Spiele - Getränke per Schiff ins Zentrum">',
+                   '<h1><span class="subtitle">Olympische Spiele</span> Getränke per Schiff ins Zentrum</h1>')
+    assert best_title(meta, None, "https://example.org/x", None) == "Getränke per Schiff ins Zentrum"
 
 
 def test_entities_are_decoded_and_whitespace_collapsed():
@@ -163,6 +193,39 @@ def test_declared_dates_in_their_order_then_visible_dates_then_the_fallback():
     assert best_date(meta_of(""), "2020-06-02", TODAY) == "2020-06-02"
     assert best_date(meta_of('<meta name="parsely-page" content=\'{"pub_date": "2014-11-23T16:00:00+04:00"}\'>'),
                      None, TODAY) == "2014-11-23"
+
+
+def test_a_utc_timestamp_gives_way_to_the_same_instant_in_the_sites_own_time_zone():
+    meta = meta_of('<meta name="date" content="Sat, 19 Oct 2019 00:04:00 +0200"><script type="application/ld+json">'
+                   '{"@type": "NewsArticle", "headline": "H", "datePublished": "2019-10-18T22:04:00Z"}</script>')
+    assert best_date(meta, None, TODAY) == "2019-10-19"
+    # another instant is another date, and is not borrowed
+    meta = meta_of('<meta name="date" content="2019-10-21T00:04:00+02:00"><script type="application/ld+json">'
+                   '{"@type": "NewsArticle", "headline": "H", "datePublished": "2019-10-18T22:04:00Z"}</script>')
+    assert best_date(meta, None, TODAY) == "2019-10-18"
+
+
+def test_a_date_in_the_menu_bar_is_no_publication_date():
+    body = ('<div class="navtop"><time datetime="2023-11-01T13:56:20+01:00">Mittwoch</time></div>'
+            '<nav><time datetime="2023-11-02">2. November</time></nav><article><p>31. Oktober 2023.</p></article>')
+    meta = meta_of("", body)
+    assert best_date(meta, None, TODAY) is None
+    assert [e.get("datetime")[:10] for e in chrome_dates(parse_html(f"<html><body>{body}</body></html>"))] == [
+        "2023-11-01", "2023-11-02"]
+    assert best_date(meta_of("", '<body class="menu-open"><time>2020-03-31</time></body>'), None, TODAY) == "2020-03-31"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('<div><span class="label">Datum:</span> <span class="value">18.10.2021</span></div>', "2021-10-18"),
+    ("<p>Published: March 3, 2020</p>", "2020-03-03"),
+    ("<p>Veröffentlicht am 3. März 2020</p>", "2020-03-03"),
+    ("<p>Date: 2019-11-21</p>", "2019-11-21"),
+    ("<p>Aktualisiert: 18.10.2021</p><p>vom 17.08.2021</p>", None),
+    ("<p>Published: 2031-01-01</p>", None),
+    ("<p>Event date: 2019-11-21</p>", None),
+])
+def test_a_date_printed_after_a_publication_label(body, expected):
+    assert labelled_date(parse_html(f"<html><body>{body}</body></html>"), TODAY) == expected
 
 
 def test_a_date_in_the_future_is_never_used():
