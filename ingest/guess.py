@@ -41,6 +41,7 @@ DEFAULT_DOMAIN_WEIGHTS = {"neighbours": 1.0, "nearest": 1.0, "centroid": 1.0, "h
 DEFAULT_FORMAT_WEIGHTS = {"host-rule": 2.0, "url-rule": 1.5, "page-type": 1.2, "title-word": 0.5, "host": 2.5,
                           "site": 1.5, "author": 1.0, "neighbours": 1.0, "nearest": 0.5, "centroid": 0.5,
                           "genre": 1.0, "prior": 0.0}
+VALUE = "value:"  # feature of a format candidate that is 1 for it: a learned bias per format value
 SECONDARY_MARGIN = 0.3  # a second domain within this much of the first (in log-odds) is secondary too …
 SECONDARY_MIN_SHARE = 0.4  # … when it holds at least this share of the probability
 SECONDARY_VOTES = 0.3  # or when this share of the nearest notes had it as a secondary domain
@@ -170,7 +171,7 @@ def rank(evidence: Evidence, weights: dict[str, float]) -> list[Ranked]:
     """Candidates with some evidence (more than a prior), best first."""
     scored = []
     for value, features in evidence.features.items():
-        if not any(v for f, v in features.items() if f != "prior"):
+        if not any(v for f, v in features.items() if not is_bias(f)):
             continue
         parts = sorted(((f, weights.get(f, 0.0) * v, evidence.reasons.get(value, {}).get(f, ""))
                         for f, v in features.items()), key=lambda p: -p[1])
@@ -181,6 +182,11 @@ def rank(evidence: Evidence, weights: dict[str, float]) -> list[Ranked]:
     total = sum(math.exp(s - top) for _, s, _ in scored)
     ranked = (Ranked(v, s, math.exp(s - top) / total, p) for v, s, p in scored)
     return sorted(ranked, key=lambda r: (-r.score, r.value))
+
+
+def is_bias(feature: str) -> bool:
+    """A feature every candidate has whatever the page says: the prior and the learned per-value bias."""
+    return feature == "prior" or feature.startswith(VALUE)
 
 
 def explain(ranked: list[Ranked], signals: int = 3) -> list[str]:
@@ -231,6 +237,8 @@ def format_evidence(page: Page, settings: Settings, taxonomy: Taxonomy, model: M
         for fmt, p in model.genre_posterior(set(page.genre), exclude, own).items():
             if fmt in allowed:
                 evidence.add(fmt, "genre", p, f"reads like the archive's {fmt} notes ({p:.0%})")
+        for fmt, features in evidence.features.items():  # how far the curators favour each format
+            features[VALUE + fmt] = 1.0
     return evidence
 
 

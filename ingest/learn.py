@@ -22,8 +22,8 @@ from pathlib import Path
 from .archive import URL_FIELDS, read_frontmatter
 from .config import Settings
 from .features import site_terms, slug, terms, tfidf, top_terms
-from .guess import (DOMAIN_FEATURES, FORMAT_FEATURES, NEIGHBOURS, VECTOR_TERMS, domain_evidence, format_evidence,
-                    phrase_count, read_page, score_tag, select_tags, tag_candidates)
+from .guess import (DOMAIN_FEATURES, FORMAT_FEATURES, NEIGHBOURS, VALUE, VECTOR_TERMS, domain_evidence,
+                    format_evidence, is_bias, phrase_count, read_page, score_tag, select_tags, tag_candidates)
 from .model import MODEL_VERSION, Model, NoteRecord, TagStat, sigmoid
 from .models import Document
 from .taxonomy import Taxonomy
@@ -209,6 +209,9 @@ def _fit_choices(model: Model, pages: list, taxonomy: Taxonomy, settings: Settin
     """How much each kind of evidence for the domain and the format should weigh: a conditional
     logit over the archived notes, each seen as if new (left out of what the model knows)."""
     domains, formats = [], []
+    # each format value also gets a bias of its own: how the curators lean between formats the
+    # evidence cannot tell apart (an article or a report)
+    format_names = FORMAT_FEATURES + tuple(VALUE + f for f in sorted(model.formats))
     for i, (record, page) in enumerate(zip(model.notes, pages)):
         sims = model.similarities(page.vector, exclude=i)
         neighbours = model.nearest(sims, NEIGHBOURS)
@@ -217,17 +220,17 @@ def _fit_choices(model: Model, pages: list, taxonomy: Taxonomy, settings: Settin
             domains.append(_choice(evidence.features, record.domain, DOMAIN_FEATURES))
         if record.format:
             evidence = format_evidence(page, settings, taxonomy, model, sims, neighbours, exclude=i)
-            formats.append(_choice(evidence.features, record.format, FORMAT_FEATURES))
+            formats.append(_choice(evidence.features, record.format, format_names))
     domains, formats = [g for g in domains if g], [g for g in formats if g]
     if len(domains) >= MIN_NOTES_TO_WEIGH:
         model.domain_weights = dict(zip(DOMAIN_FEATURES, fit_choice(domains, len(DOMAIN_FEATURES))))
     if len(formats) >= MIN_NOTES_TO_WEIGH:
-        model.format_weights = dict(zip(FORMAT_FEATURES, fit_choice(formats, len(FORMAT_FEATURES))))
+        model.format_weights = dict(zip(format_names, fit_choice(formats, len(format_names))))
 
 
 def _choice(features: dict[str, dict[str, float]], truth: str, names: tuple[str, ...]):
     """(feature rows of the candidates, index of the true one); None when it is not among them."""
-    values = [v for v, f in features.items() if v == truth or any(x for k, x in f.items() if k != "prior")]
+    values = [v for v, f in features.items() if v == truth or any(x for k, x in f.items() if not is_bias(k))]
     if truth not in values or len(values) < 2:
         return None
     return [[features[v].get(n, 0.0) for n in names] for v in values], values.index(truth)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ingest.config import Settings
-from ingest.guess import guess
+from ingest.guess import Evidence, guess, rank
 from ingest.models import Document, NoteDefaults
 from ingest.taxonomy import load_taxonomy, parse_taxonomy
 from ingest.errors import ConfigError
@@ -131,6 +131,16 @@ def test_every_field_is_explained():
 def test_a_format_outside_the_configured_list_is_never_guessed():
     settings = Settings(formats=("essay", "report"), default_format="essay")
     assert run(page(url="https://arxiv.org/abs/1"), settings=settings).format == "essay"
+
+
+def test_a_learned_format_bias_breaks_ties_but_never_makes_a_candidate():
+    evidence = Evidence({}, {})
+    for fmt in ("report", "article"):
+        evidence.add(fmt, "genre", 0.5, f"reads like {fmt}")
+        evidence.features[fmt].update({"prior": -1.0, f"value:{fmt}": 1.0})
+    evidence.features["paper"] = {"prior": -0.5, "value:paper": 1.0}  # no evidence at all
+    ranked = rank(evidence, {"genre": 1.0, "prior": 0.2, "value:article": 0.3, "value:paper": 5.0})
+    assert [r.value for r in ranked] == ["article", "report"]
 
 
 def test_taxonomy_errors_name_the_entry():

@@ -131,6 +131,17 @@ def test_a_broken_model_file_is_relearned(vault, tmp_path):
     assert load_model(settings.model) is not None
 
 
+def test_a_model_saved_by_an_older_version_is_relearned(vault, tmp_path):
+    settings = Settings(archive_dir=vault, model=tmp_path / "model.json")
+    first = ensure_model(settings, TAXONOMY)
+    data = json.loads(settings.model.read_text(encoding="utf-8"))
+    data["version"] = 1  # before the per-format biases and the tempered genre posterior
+    settings.model.write_text(json.dumps(data), encoding="utf-8")
+    assert load_model(settings.model) is None
+    again = ensure_model(settings, TAXONOMY)
+    assert again.relearned and again.model.fingerprint == first.model.fingerprint
+
+
 def test_without_an_archive_the_guesser_works_from_the_taxonomy(tmp_path):
     learned = ensure_model(Settings(model=tmp_path / "model.json"), TAXONOMY)
     assert learned.model.empty and not learned.relearned
@@ -184,7 +195,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = Path(os.environ.get("INGEST_GUESS_CORPUS", ROOT.parent / "shared" / "corpus" / "kb-archive"))
 # pinned below the figures measured when they were set (README, "Guesses"); raise them when the
 # guesser gets better, never lower them to make a change pass
-FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.73, "tag_f1": 0.36, "tag_f1_normalized": 0.38}
+FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.76, "tag_f1": 0.36, "tag_f1_normalized": 0.38}
 
 
 @pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"archive corpus not found at {ARCHIVE}")
