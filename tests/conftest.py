@@ -9,6 +9,8 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,17 @@ def article(n: int, *, title: str | None = None, date: str | None = "2025-03-0{d
     return (f"<html><head><meta charset='utf-8'><title>{title or f'Research note {n}'}</title>{meta}</head>"
             f"<body><nav><a href='/'>Home</a></nav><article><h1>{title or f'Research note {n}'}</h1>"
             f"{paragraphs}</article></body></html>").encode()
+
+
+def rss(base: str, entries: list[tuple[int, datetime]], *, extra: str = "") -> bytes:
+    items = "".join(
+        f"<item><title>Research note {n}</title><link>{base}/posts/{n}</link><guid>{base}/posts/{n}</guid>"
+        f"<pubDate>{format_datetime(when)}</pubDate><category>Interpretability</category>"
+        f"<dc:creator>Ada Lovelace</dc:creator></item>"
+        for n, when in entries
+    )
+    return (f'<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>Lab</title><link>{base}/</link>{extra}{items}</channel></rss>").encode()
 
 
 @pytest.fixture(scope="session")

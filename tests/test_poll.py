@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 
 import frontmatter
 import pytest
 from werkzeug import Request, Response
 
-from conftest import article, requests_to
-
-def rss(base: str, entries: list[tuple[int, datetime]], *, extra: str = "") -> bytes:
-    items = "".join(
-        f"<item><title>Research note {n}</title><link>{base}/posts/{n}</link><guid>{base}/posts/{n}</guid>"
-        f"<pubDate>{format_datetime(when)}</pubDate><category>Interpretability</category>"
-        f"<dc:creator>Ada Lovelace</dc:creator></item>"
-        for n, when in entries
-    )
-    return (f'<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-            f"<title>Lab</title><link>{base}/</link>{extra}{items}</channel></rss>").encode()
-
+from conftest import article, requests_to, rss
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 

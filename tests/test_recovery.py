@@ -16,18 +16,14 @@ import frontmatter
 import pytest
 from werkzeug import Request, Response
 
-from conftest import article, ledger_sql as sql, requests_to
+from conftest import article, ledger_sql as sql, requests_to, rss
 from ingest.urls import url_key
 from ingest.worker import host
 
-FEED_TIME = "Sat, 01 Mar 2025 12:00:00 +0000"
 
 
-def rss(base: str, numbers: list[int]) -> bytes:
-    items = "".join(f"<item><title>Research note {n}</title><link>{base}/posts/{n}</link>"
-                    f"<guid>{base}/posts/{n}</guid><pubDate>{FEED_TIME}</pubDate></item>" for n in numbers)
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Lab</title><link>{base}/</link>'
-            f"{items}</channel></rss>").encode()
+
+FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 
 
 def dead(pid: int) -> str:
@@ -68,7 +64,8 @@ def site(cli, httpserver):
         def feed(self, numbers, **headers):
             for n in numbers:
                 self.put(f"/posts/{n}", article(n))
-            self.put("/feed.xml", rss(self.base, numbers), "application/rss+xml", **headers)
+            self.put("/feed.xml", rss(self.base, [(n, FEED_TIME) for n in numbers]), "application/rss+xml",
+                     **headers)
             (cli.root / "config" / "sources.toml").write_text(
                 f'[[source]]\nname = "lab"\nurl = "{self.base}/feed.xml"\nkind = "feed"\nevery = "1h"\n')
 
