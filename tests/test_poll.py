@@ -137,7 +137,7 @@ def test_a_homepage_source_discovers_its_feed(cli, site):
     site.put("/posts/1", article(1))
     site.put("/feed.xml", rss(site.base, [(1, T0)]), "application/rss+xml")
     site.put("/", '<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
-                  f"<body><p>Welcome</p></body></html>".encode())
+                  "<body><p>Welcome</p></body></html>".encode())
     site.sources(f'[[source]]\nname = "home"\nurl = "{site.base}/"\n')
     assert "source home: 1 new of 1" in cli("poll").output
     assert ledger(cli, "SELECT kind, fetch_url FROM sources") == [("feed", f"{site.base}/feed.xml")]

@@ -21,8 +21,6 @@ from ingest.urls import url_key
 from ingest.worker import host
 
 
-
-
 FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
 
 
