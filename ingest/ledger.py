@@ -20,8 +20,8 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from .errors import LedgerError
 from .worker import dead_here, worker_id
 
-HEAD = "0007"  # latest migration; keep in step with ingest/migrations/versions
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+HEAD = "0008"  # latest migration; keep in step with ingest/migrations/versions
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker

@@ -389,3 +389,38 @@ def test_a_write_that_loses_a_race_for_new_rows_is_tried_again(tmp_path):
             ledger._write_racing(always)
     finally:
         ledger.close()
+
+
+def test_upgrade_gives_items_their_keys_as_this_version_computes_them(db_path):
+    # a ledger of version 0007 knew an arXiv paper by its versioned address and a page by a URL
+    # whose real parameter courlan cut; after the upgrade both are found under today's keys
+    from ingest.urls import url_key
+
+    open_ledger(f"sqlite:///{db_path}").close()
+    stamp = "2026-03-01 12:00:00"
+    with sqlite3.connect(db_path) as db:
+        for n, (url, old_key) in enumerate([("https://arxiv.org/abs/2401.01234v2", "arxiv.org/abs/2401.01234v2"),
+                                            ("https://games.example/list?game=chess", "games.example/list")], 1):
+            db.execute("INSERT INTO items (id, url, url_key, outcome, date_is_fallback, attempts, created_at,"
+                       " updated_at, note_path) VALUES (?, ?, ?, 'created', 0, 1, ?, ?, ?)",
+                       (n, url, old_key, stamp, stamp, f"/notes/{n}.md"))
+            db.execute("INSERT INTO aliases (key, item_id) VALUES (?, ?)", (old_key, n))
+        db.execute("INSERT INTO sources (id, name, url, fetch_url, enabled, every_s, next_check_at, created_at,"
+                   " consecutive_failures, backfilled) VALUES (1, 's', 'https://x.example/feed', "
+                   "'https://x.example/feed', 1, 3600, ?, ?, 0, 1)", (stamp, stamp))
+        db.executemany("INSERT INTO entries (source_id, url_key, url, first_seen_at, skipped) VALUES (1, ?, ?, ?, 0)",
+                       [("arxiv.org/abs/2401.01234v2", "https://arxiv.org/abs/2401.01234v2", stamp),
+                        ("arxiv.org/pdf/2401.01234", "https://arxiv.org/pdf/2401.01234", stamp)])
+        db.execute("INSERT INTO archive_notes (path, mtime_ns, size, url_key) VALUES ('/a.md', 1, 1, 'old')")
+        db.execute("UPDATE alembic_version SET version_num = '0007'")
+    ledger = open_ledger(f"sqlite:///{db_path}")
+    try:
+        assert ledger.revision() == HEAD
+        assert ledger.lookup([url_key("http://arxiv.org/pdf/2401.01234")]).note_path == "/notes/1.md"
+        assert ledger.lookup([url_key("https://games.example/list?game=chess")]).note_path == "/notes/2.md"
+        assert ledger.lookup(["arxiv.org/abs/2401.01234v2"]).note_path == "/notes/1.md"  # old keys still work
+        # the two old spellings of one entry are one row now, under the new key
+        assert _rows(db_path, "SELECT url_key FROM entries") == [("arxiv.org/abs/2401.01234",)]
+        assert _rows(db_path, "SELECT COUNT(*) FROM archive_notes") == [(0,)]  # read again on the next run
+    finally:
+        ledger.close()
