@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from hypothesis import settings as hypothesis_settings
+from werkzeug import Request, Response
 
 from ingest.cli import main
 
@@ -107,6 +108,41 @@ def proxy(httpserver, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "")
     httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
     return httpserver
+
+
+@pytest.fixture
+def site(cli, httpserver):
+    """Documents the test can replace between commands (every request recorded); a document
+    served with an ETag answers a matching If-None-Match with 304. Sources poll at any interval."""
+    documents: dict[str, tuple[bytes, str, dict]] = {}
+
+    def handler(request: Request) -> Response:
+        if request.path not in documents:
+            return Response("not found", status=404)
+        body, ctype, headers = documents[request.path]
+        etag = headers.get("ETag")
+        if etag and request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body, content_type=ctype, headers=headers)
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
+    config = cli.root / "config" / "ingest.toml"
+    config.write_text(config.read_text() + "min_interval = 0.0\n")
+
+    class Site:
+        base = httpserver.url_for("").rstrip("/")
+
+        def put(self, path, body, ctype="text/html; charset=utf-8", **headers) -> str:
+            documents[path] = (body, ctype, headers)
+            return self.base + path
+
+        def sources(self, text):
+            (cli.root / "config" / "sources.toml").write_text(text)
+
+        def hits(self, path):
+            return requests_to(httpserver, path)
+
+    return Site()
 
 
 def bench_module(name: str):

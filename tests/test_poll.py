@@ -6,45 +6,11 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import frontmatter
-import pytest
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from conftest import article, requests_to, rss
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def site(cli, httpserver):
-    """A site whose documents the test can replace between polls; records every request."""
-    documents: dict[str, tuple[bytes, str, dict]] = {}
-
-    def handler(request: Request) -> Response:
-        if request.path not in documents:
-            return Response("not found", status=404)
-        body, ctype, headers = documents[request.path]
-        etag = headers.get("ETag")
-        if etag and request.headers.get("If-None-Match") == etag:
-            return Response(status=304, headers={"ETag": etag})
-        return Response(body, content_type=ctype, headers=headers)
-
-    httpserver.expect_request(__import__("re").compile(".*")).respond_with_handler(handler)
-    config = cli.root / "config" / "ingest.toml"
-    config.write_text(config.read_text() + "min_interval = 0.0\n")
-
-    class Site:
-        base = httpserver.url_for("").rstrip("/")
-
-        def put(self, path, body, ctype="text/html; charset=utf-8", **headers):
-            documents[path] = (body, ctype, headers)
-
-        def sources(self, text):
-            (cli.root / "config" / "sources.toml").write_text(text)
-
-        def hits(self, path):
-            return requests_to(httpserver, path)
-
-    return Site()
 
 
 def notes(cli):

@@ -7,16 +7,14 @@ A live worker is this very process (the CLI runs in it, so its pid is os.getpid(
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from datetime import datetime, timezone
 
 import frontmatter
 import pytest
-from werkzeug import Request, Response
 
-from conftest import article, ledger_sql as sql, requests_to, rss
+from conftest import article, ledger_sql as sql, rss
 from ingest.urls import url_key
 from ingest.worker import host
 
@@ -33,44 +31,12 @@ def now_text() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-@pytest.fixture
-def site(cli, httpserver):
-    """Documents the test can change between commands; a document with an ETag answers a
-    matching If-None-Match with 304."""
-    documents: dict[str, tuple[bytes, str, dict]] = {}
-
-    def handler(request: Request) -> Response:
-        if request.path not in documents:
-            return Response("not found", status=404)
-        body, ctype, headers = documents[request.path]
-        etag = headers.get("ETag")
-        if etag and request.headers.get("If-None-Match") == etag:
-            return Response(status=304, headers={"ETag": etag})
-        return Response(body, content_type=ctype, headers=headers)
-
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
-    config = cli.root / "config" / "ingest.toml"
-    config.write_text(config.read_text() + "min_interval = 0.0\n")
-
-    class Site:
-        base = httpserver.url_for("").rstrip("/")
-
-        def put(self, path, body, ctype="text/html; charset=utf-8", **headers):
-            documents[path] = (body, ctype, headers)
-            return self.base + path
-
-        def feed(self, numbers, **headers):
-            for n in numbers:
-                self.put(f"/posts/{n}", article(n))
-            self.put("/feed.xml", rss(self.base, [(n, FEED_TIME) for n in numbers]), "application/rss+xml",
-                     **headers)
-            (cli.root / "config" / "sources.toml").write_text(
-                f'[[source]]\nname = "lab"\nurl = "{self.base}/feed.xml"\nkind = "feed"\nevery = "1h"\n')
-
-        def hits(self, path):
-            return requests_to(httpserver, path)
-
-    return Site()
+def publish_feed(site, numbers, **headers) -> None:
+    """Articles `numbers`, a feed of them, and the sources file naming it."""
+    for n in numbers:
+        site.put(f"/posts/{n}", article(n))
+    site.put("/feed.xml", rss(site.base, [(n, FEED_TIME) for n in numbers]), "application/rss+xml", **headers)
+    site.sources(f'[[source]]\nname = "lab"\nurl = "{site.base}/feed.xml"\nkind = "feed"\nevery = "1h"\n')
 
 
 # -- (a) temporary files of killed writers -------------------------------------------------------
@@ -92,7 +58,7 @@ def test_leftover_temp_files_of_dead_writers_are_removed_and_live_ones_kept(cli,
     if command == "url":
         result = cli("url", site.put("/posts/1", article(1)))
     else:
-        site.feed([1])
+        publish_feed(site, [1])
         result = cli("poll")
     assert result.exit_code == 0, result.output
 
@@ -152,7 +118,7 @@ def test_url_killed_during_the_write_fetches_again_and_leaves_one_note(cli, site
 
 
 def test_poll_killed_after_the_write_adopts_the_note_without_fetching_again(cli, site, dead_pid):
-    site.feed([1])
+    publish_feed(site, [1])
     assert cli("poll").exit_code == 0
     [note] = cli.notes()
     sql(cli.root, "UPDATE items SET outcome = 'pending', note_path = NULL, claimed_by = ?", dead(dead_pid))
@@ -172,7 +138,7 @@ def test_poll_killed_after_the_write_adopts_the_note_without_fetching_again(cli,
 
 
 def test_queued_items_of_an_unchanged_feed_are_still_ingested(cli, site, httpserver):
-    site.feed([1, 2], ETag='"v1"')
+    publish_feed(site, [1, 2], ETag='"v1"')
     assert cli("poll").exit_code == 0
     assert len(cli.notes()) == 2
     # the state of a poll killed right after add_entries: entries known, their items queued, no notes
@@ -192,7 +158,7 @@ def test_queued_items_of_an_unchanged_feed_are_still_ingested(cli, site, httpser
 
 
 def test_a_queued_item_is_ingested_by_a_poll_with_no_source_due(cli, site):
-    site.feed([1])
+    publish_feed(site, [1])
     cli("poll")
     [note] = cli.notes()
     note.unlink()
@@ -212,7 +178,7 @@ FUTURE = "2999-01-01 00:00:00.000000"
 
 
 def test_a_source_claimed_by_a_dead_worker_is_released_and_polled(cli, site, dead_pid):
-    site.feed([1])
+    publish_feed(site, [1])
     assert cli("sources", "list").exit_code == 0  # the source gets its ledger row; nothing fetched
     sql(cli.root, "UPDATE sources SET claimed_until = ?, claimed_by = ?", FUTURE, dead(dead_pid))
 
@@ -225,7 +191,7 @@ def test_a_source_claimed_by_a_dead_worker_is_released_and_polled(cli, site, dea
 
 
 def test_a_source_claimed_by_a_live_worker_is_left_to_it(cli, site):
-    site.feed([1])
+    publish_feed(site, [1])
     cli("sources", "list")
     live = f"{host()}:{os.getpid()}"
     sql(cli.root, "UPDATE sources SET claimed_until = ?, claimed_by = ?", FUTURE, live)
@@ -243,7 +209,7 @@ def test_a_source_claimed_by_a_live_worker_is_left_to_it(cli, site):
 
 
 def test_a_source_claimed_by_another_machine_is_not_judged_here(cli, site):
-    site.feed([1])
+    publish_feed(site, [1])
     cli("sources", "list")
     sql(cli.root, "UPDATE sources SET claimed_until = ?, claimed_by = ?", FUTURE, f"not-{host()}:1")
     result = cli("poll")
@@ -279,7 +245,7 @@ def test_an_item_pending_for_a_live_worker_is_skipped_not_failed(cli, site):
 
 
 def test_a_poll_leaves_an_item_a_live_worker_holds(cli, site):
-    site.feed([1])
+    publish_feed(site, [1])
     cli("sources", "list")
     url = f"{site.base}/posts/1"
     claim_for_this_process(cli.root, url)
