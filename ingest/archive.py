@@ -28,6 +28,12 @@ class ArchiveScan:
     problems: list[str] = field(default_factory=list)  # one line per malformed note
 
 
+def note_folders(archive_dir: Path | None, output_dir: Path) -> list[Path]:
+    """Where notes that count as archived live: the curators' archive and the output folder,
+    those that exist."""
+    return [p for p in (archive_dir, output_dir) if p and p.is_dir()]
+
+
 def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> ArchiveScan:
     """Compare the notes under `folders` with `known` (path → (mtime_ns, size)) and read the new ones."""
     scan = ArchiveScan()

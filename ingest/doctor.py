@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .archive import read_note_url, scan_archive
+from .archive import note_folders, read_note_url, scan_archive
 from .config import Settings
 from .ledger import Ledger
 from .reextract import BESIDE_SUFFIX
@@ -36,8 +36,7 @@ def examine(settings: Settings, ledger: Ledger, now: datetime, *, repair: bool) 
         return [Finding(f"ledger {ledger.url} is damaged: {p}; move it aside and restore a backup", False, False)
                 for p in problems]
     findings = _leftovers(settings.output_dir, repair) + _claims(ledger, now, repair)
-    folders = [p for p in (settings.archive_dir, settings.output_dir) if p and p.is_dir()]
-    scan = scan_archive(folders, ledger.archive_state())
+    scan = scan_archive(note_folders(settings.archive_dir, settings.output_dir), ledger.archive_state())
     if repair:
         ledger.update_archive(scan.changed, scan.removed)  # a cache of the files: always safe to refresh
         archived = ledger.archived_notes()

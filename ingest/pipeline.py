@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from .archive import scan_archive
+from .archive import note_folders, scan_archive
 from .config import Settings
 from .errors import FetchError, IngestError, LedgerError, WriteError
 from . import scholarly
@@ -119,8 +119,7 @@ def recover(run: Run) -> list[str]:
 
 def sync_archive(run: Run) -> list[str]:
     """Learn the URLs of the curators' notes (archive_dir and output_dir); return problems found."""
-    folders = [p for p in (run.settings.archive_dir, run.settings.output_dir) if p and p.is_dir()]
-    scan = scan_archive(folders, run.ledger.archive_state())
+    scan = scan_archive(note_folders(run.settings.archive_dir, run.settings.output_dir), run.ledger.archive_state())
     if run.dry_run:
         run.archived.update({c["url_key"]: c["path"] for c in scan.changed if c["url_key"]})
     else:
