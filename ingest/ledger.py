@@ -23,6 +23,7 @@ from .worker import dead_here, worker_id
 HEAD = "0008"  # latest migration; keep in step with ingest/migrations/versions
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
+BATCH = 500  # keys per IN (...): SQLite's bound-parameter limit
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -158,6 +159,10 @@ robots = sa.Table(
     sa.Column("body", sa.Text),  # None: the host has no robots.txt (everything allowed)
     sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+# what Known is made of (Ledger._resolve)
+KNOWN_COLUMNS = (items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
 
 
 @dataclass(frozen=True)
@@ -339,7 +344,7 @@ class Ledger:
             return None
         with self._guard("read"), self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                sa.select(*KNOWN_COLUMNS)
                 .join(aliases, aliases.c.item_id == items.c.id)
                 .where(aliases.c.key.in_(keys))
                 .order_by(items.c.id)
@@ -358,7 +363,7 @@ class Ledger:
     def lookup_hash(self, content_hash: str, *, exclude: int | None = None) -> Known | None:
         with self._guard("read"), self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                sa.select(*KNOWN_COLUMNS)
                 .where(items.c.content_hash == content_hash, items.c.outcome == "created", items.c.id != (exclude or -1))
                 .order_by(items.c.id)
                 .limit(1)
@@ -380,7 +385,7 @@ class Ledger:
     def known_item(self, item_id: int) -> Known | None:
         with self._guard("read"), self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                sa.select(*KNOWN_COLUMNS)
                 .where(items.c.id == item_id)
             ).first()
             return self._resolve(conn, row) if row else None
@@ -397,7 +402,7 @@ class Ledger:
             if row.outcome != "duplicate" or row.duplicate_of is None:
                 break
             target = conn.execute(
-                sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                sa.select(*KNOWN_COLUMNS)
                 .where(items.c.id == row.duplicate_of)
             ).first()
             if target is None:
@@ -459,7 +464,7 @@ class Ledger:
                         owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
                 if owner != item_id:
                     row = conn.execute(
-                        sa.select(items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+                        sa.select(*KNOWN_COLUMNS)
                         .where(items.c.id == owner)
                     ).first()
                     known = self._resolve(conn, row)
@@ -497,9 +502,9 @@ class Ledger:
         takes. Returns (items, sources) released."""
         with self._guard("write"), self.engine.begin() as conn:
             lost = self._lost_claims(conn, now)
-            for start in range(0, len(lost), 500):
+            for batch in _batches(lost):
                 conn.execute(
-                    items.update().where(items.c.id.in_(lost[start:start + 500]), items.c.outcome == "pending")
+                    items.update().where(items.c.id.in_(batch), items.c.outcome == "pending")
                     .values(outcome="queued", retry_at=now, claimed_by=None, error="its worker stopped",
                             error_code="interrupted")
                 )
@@ -705,14 +710,8 @@ class Ledger:
                          .values(claimed_until=None, claimed_by=None, **values))
 
     def seen_entries(self, source_id: int, keys: list[str]) -> set[str]:
-        seen: set[str] = set()
         with self._guard("read"), self.engine.connect() as conn:
-            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-                chunk = keys[start:start + 500]
-                seen.update(conn.execute(
-                    sa.select(entries.c.url_key).where(entries.c.source_id == source_id, entries.c.url_key.in_(chunk))
-                ).scalars())
-        return seen
+            return _seen(conn, source_id, keys)
 
     def add_entries(self, source_id: int, rows: list[dict], now: datetime, queue: list[dict] = ()) -> None:
         """Record entries a source has shown (key, url, published_at, skipped), known ones kept,
@@ -721,13 +720,7 @@ class Ledger:
         if not rows and not queue:
             return
         with self._guard("write"), self.engine.begin() as conn:
-            keys = [r["url_key"] for r in rows]
-            already: set[str] = set()
-            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-                already.update(conn.execute(
-                    sa.select(entries.c.url_key)
-                    .where(entries.c.source_id == source_id, entries.c.url_key.in_(keys[start:start + 500]))
-                ).scalars())
+            already = _seen(conn, source_id, [r["url_key"] for r in rows])
             fresh = [r | {"source_id": source_id, "first_seen_at": now} for r in rows if r["url_key"] not in already]
             if fresh:
                 conn.execute(entries.insert(), fresh)
@@ -833,6 +826,20 @@ def _lock_schema(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite has not begun yet: it begins before DML only
     elif conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242, 1)"))
+
+
+def _batches(values: list) -> list[list]:
+    return [values[start:start + BATCH] for start in range(0, len(values), BATCH)]
+
+
+def _seen(conn: sa.Connection, source_id: int, keys: list[str]) -> set[str]:
+    """Which of `keys` the source has shown before."""
+    seen: set[str] = set()
+    for batch in _batches(keys):
+        seen.update(conn.execute(
+            sa.select(entries.c.url_key).where(entries.c.source_id == source_id, entries.c.url_key.in_(batch))
+        ).scalars())
+    return seen
 
 
 def _enqueue(conn: sa.Connection, item: dict, source_id: int, now: datetime) -> None:
