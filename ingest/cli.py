@@ -279,10 +279,9 @@ def learn_command(ctx, archive, force):
 def status_command(ctx, limit, as_json):
     """Show the most recent items and their outcome."""
     settings = _settings(ctx)
-    from .ledger import open_ledger
     from .pipeline import display_path
 
-    ledger = _guard(lambda: open_ledger(settings.ledger_url, wait=settings.ledger_wait))
+    ledger = _open_ledger(settings)
     try:
         rows = _guard(lambda: ledger.recent(limit))
     finally:
@@ -375,10 +374,9 @@ def doctor_command(ctx, dry_run):
     """
     settings = _settings(ctx)
     from .doctor import examine
-    from .ledger import open_ledger
     from .pipeline import display_path, utc_now
 
-    ledger = _guard(lambda: open_ledger(settings.ledger_url, create=not dry_run, wait=settings.ledger_wait))
+    ledger = _open_ledger(settings, create=not dry_run)
     try:
         findings = _guard(lambda: examine(settings, ledger, utc_now(), repair=not dry_run))
     finally:
@@ -498,13 +496,12 @@ def sources_group():
 def sources_list(ctx, as_json):
     """Name, kind, interval, last poll, next poll and health of every source."""
     settings = _settings(ctx)
-    from .ledger import open_ledger
     from .pipeline import utc_now
     from .sources import format_interval
     from .timing import is_stale
 
     configured = _load_sources(settings)
-    ledger = _guard(lambda: open_ledger(settings.ledger_url, wait=settings.ledger_wait))
+    ledger = _open_ledger(settings)
     try:
         now = utc_now()
         _guard(lambda: ledger.sync_sources(configured, now))
@@ -683,7 +680,6 @@ class _open_run:
 
     def __enter__(self):
         from .fetch import Fetcher
-        from .ledger import open_ledger
         from .pipeline import Run
         from .politeness import PoliteFetcher
         from .render import load_template
@@ -692,8 +688,7 @@ class _open_run:
 
         template = _guard(lambda: load_template(self.settings.template))
         taxonomy = _guard(lambda: load_taxonomy(self.settings.taxonomy_path))
-        ledger = _guard(lambda: open_ledger(self.settings.ledger_url, create=not self.dry_run,
-                                            wait=self.settings.ledger_wait))
+        ledger = _open_ledger(self.settings, create=not self.dry_run)
         fetcher = PoliteFetcher(Fetcher(self.settings), self.settings, store=None if self.dry_run else ledger)
         self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force, taxonomy=taxonomy)
         return self.run
@@ -703,6 +698,12 @@ class _open_run:
         self.run.fetcher.close()
         self.run.ledger.close()
         return False
+
+
+def _open_ledger(settings, *, create: bool = True):
+    from .ledger import open_ledger
+
+    return _guard(lambda: open_ledger(settings.ledger_url, create=create, wait=settings.ledger_wait))
 
 
 def _guard(call):
