@@ -46,7 +46,8 @@ HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
 def extract_document(html: str, url: str, *, today: date) -> Document:
-    """Extract the article in `html`, fetched from `url` (the final URL after redirects)."""
+    """Extract the article in `html`, fetched from `url` (the final URL after redirects). The text
+    may be empty: `require_text` decides whether there is enough of it for a note."""
     tree = parse_html(html)
     meta = read_meta(tree)  # before extraction, which prunes the tree
     if tree is not None:
@@ -73,13 +74,6 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
     )
     # found.text is the body as Markdown (formatting kept), already rendered by trafilatura
     text = normalize_unicode(found.text or "").strip() if found else ""
-    # scripts without spaces between words (Chinese, Japanese) are measured in characters
-    if len(text.split()) < MIN_WORDS and len(text) < MIN_CHARS:
-        raise ExtractError(
-            "no main text found (the page may be empty, a login wall, or need JavaScript)",
-            url=url,
-            code="no_main_text",
-        )
     sitename = declared_site_name(meta) or url_host(url)
     title = best_title(meta, sitename, url, None) or _title_from_url(url)
     canonical = _canonical(declared_canonical(meta), url)
@@ -106,6 +100,20 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         arxiv_id=arxiv_id,
         pdf_url=_pdf_url(declared_pdf(meta), url, arxiv_id),
     )
+
+
+def require_text(document: Document) -> Document:
+    """The document, if it has a main text to make a note of. The metadata of a page without one
+    is still read (extract_document returns it), but no note is written from a title alone."""
+    text = document.text
+    # scripts without spaces between words (Chinese, Japanese) are measured in characters
+    if len(text.split()) < MIN_WORDS and len(text) < MIN_CHARS:
+        raise ExtractError(
+            "no main text found (the page may be empty, a login wall, or need JavaScript)",
+            url=document.url,
+            code="no_main_text",
+        )
+    return document
 
 
 def extract_pdf(content: bytes, url: str, *, today: date) -> Document:

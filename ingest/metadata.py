@@ -305,7 +305,8 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
     declared = [
         meta.first("citation_title"),
         clean(_text(article.get("headline"))),
-        meta.first("dc.title", "dcterms.title", "og:title", "twitter:title"),
+        # Dublin Core as RDFa properties (dc:title) before the older name="DC.title" form
+        meta.first("dc:title", "dcterms:title", "dc.title", "dcterms.title", "og:title", "twitter:title"),
         clean(_text(article.get("name"))),
     ]
     sites = _site_names(meta, sitename, url)
@@ -323,6 +324,10 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
                      and not any(_overlap(h, d) >= 0.5 for d in declared)]
             if shown:
                 return shown[0]
+            # "Kicker: Headline" declared, "Section: Headline" in the <title>: the part both end in
+            shared = _shared_tail(strip_site(declared[0], sites), strip_site(meta.title_tag or "", sites))
+            if shared:
+                return shared
         title = strip_site((confirmed or declared)[0], sites)
         # an <h1> that is most of it is the headline without the kicker or section glued on
         inside = [h for h in headings if _norm(h) != _norm(title) and _norm(h) in _norm(title)
@@ -387,6 +392,17 @@ def _site_names(meta: PageMeta, sitename: str | None, url: str) -> list[str]:
     host = url_host(url)
     names += [host, host.split(".")[0]]
     return list(dict.fromkeys(n for n in (_norm(x) for x in names if x) if n))
+
+
+def _shared_tail(a: str, b: str) -> str | None:
+    """The last segment of two titles (after a colon or a separator) when both end in it and what
+    stands before it differs (a kicker, a section), not a rewording of one headline."""
+    split = [re.split(r":\s+|\s+[|\-–—·•»›]\s+", t) for t in (a, b)]
+    tails, heads = [s[-1].strip() for s in split], [" ".join(s[:-1]) for s in split]
+    if (any(heads) and _norm(tails[0]) == _norm(tails[1]) and len(tails[0].split()) >= 2
+            and _overlap(*heads) < 0.5):
+        return tails[0]
+    return None
 
 
 def _same_headline(h1: str, title: str) -> bool:

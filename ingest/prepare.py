@@ -20,7 +20,7 @@ import jinja2
 
 from .config import Settings
 from .charset import page_html
-from .extract import extract_document, extract_pdf, paper_text, text_hash
+from .extract import extract_document, extract_pdf, paper_text, require_text, text_hash
 from .fingerprint import fingerprint
 from .guess import guess
 from .model import Model
@@ -54,7 +54,8 @@ def page_of(result: FetchResult, full_text: FetchResult | None = None) -> Page:
 def read_page(page: Page, today: date) -> Document:
     if page.html is None:
         return extract_pdf(page.pdf or b"", page.url, today=today)
-    return paper_text(extract_document(page.html, page.url, today=today), page.pdf, page.pdf_url)
+    # an arXiv page whose own text is short still makes a note from its abstract
+    return require_text(paper_text(extract_document(page.html, page.url, today=today), page.pdf, page.pdf_url))
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,21 @@ def test_the_h1_inside_a_declared_title_drops_its_kicker():
     assert best_title(meta, None, "https://example.org/x", None) == "Getränke per Schiff ins Zentrum"
 
 
+def test_a_kicker_in_the_declared_title_and_a_section_in_the_title_tag_leave_the_headline():
+    meta = meta_of('<title>Gamesite | Previews: Anno 1800 Beta</title>'
+                   '<meta property="og:title" content="Industrially revolutionised?: Anno 1800 Beta">')
+    assert best_title(meta, None, "https://gamesite.example/p/1", None) == "Anno 1800 Beta"
+    # one shared word is no headline: the declaration stays
+    meta = meta_of('<title>News: Update</title><meta property="og:title" content="Big change: Update">')
+    assert best_title(meta, None, "https://example.org/x", None) == "Big change: Update"
+
+
+def test_dublin_core_as_an_rdfa_property_wins_over_the_older_name_form():
+    meta = meta_of('<meta name="DC.title" content="Name form"><meta property="dc:title" content="Property form">'
+                   '<title>Title element</title>')
+    assert best_title(meta, None, "https://example.org/x", None) == "Property form"
+
+
 def test_entities_are_decoded_and_whitespace_collapsed():
     meta = meta_of('<meta property="og:title" content="Scaling &amp;amp; \n  &quot;Laws&quot;">')
     assert best_title(meta, None, "https://example.org/x", None) == 'Scaling & "Laws"'
@@ -292,3 +307,31 @@ def test_no_doi_no_citation():
 ])
 def test_the_abstract(head, body, expected):
     assert paper_abstract(meta_of(head, body)) == expected
+
+
+# -- pages without a main text ------------------------------------------------------------------
+
+def test_a_page_without_text_still_has_its_metadata_but_makes_no_note():
+    from ingest.errors import ExtractError
+    from ingest.extract import extract_document
+    from ingest.prepare import Page, read_page
+
+    html = ('<html><head><title>Launch notes | Example Lab</title>'
+            '<meta property="article:published_time" content="2024-03-02T10:00:00+00:00"></head>'
+            '<body><div id="app"></div></body></html>')
+    document = extract_document(html, "https://example.org/launch", today=TODAY)
+    assert (document.title, document.date, document.text) == ("Launch notes", "2024-03-02", "")
+    with pytest.raises(ExtractError) as caught:
+        read_page(Page("https://example.org/launch", html=html), TODAY)
+    assert caught.value.code == "no_main_text"
+
+
+def test_an_arxiv_page_with_little_text_of_its_own_makes_a_note_from_its_abstract():
+    from ingest.prepare import Page, read_page
+
+    abstract = "We study how sparse autoencoders recover features from superposition in small models. " * 3
+    html = ('<html><head><meta name="citation_title" content="Sparse features">'
+            '<meta name="citation_arxiv_id" content="2401.01234">'
+            f'<meta name="citation_abstract" content="{abstract}"></head><body><p>Log in</p></body></html>')
+    document = read_page(Page("https://arxiv.org/abs/2401.01234", html=html), TODAY)
+    assert document.text.startswith("### Abstract\n\nWe study how sparse autoencoders")
