@@ -36,6 +36,7 @@ class FormatRule:
     url: tuple[re.Pattern, ...] = ()
     page_types: tuple[str, ...] = ()  # lower case
     title: tuple[str, ...] = ()  # lower case
+    bylines: tuple[re.Pattern, ...] = ()  # the author as written: "@handle" is a social post
 
 
 @dataclass(frozen=True)
@@ -176,22 +177,26 @@ def _domain(entry: dict, number: int, where: str) -> DomainInfo:
 
 def _format(entry: dict, number: int, where: str) -> FormatRule:
     what = f"{where}: [[format]] #{number}"
-    _check_keys(entry, {"name", "description", "hosts", "url", "page_types", "title"}, what)
+    _check_keys(entry, {"name", "description", "hosts", "url", "page_types", "title", "bylines"}, what)
     name = _name(entry, what)
-    patterns = []
-    for pattern in _strings(entry, "url", f"{what} ({name})"):
-        try:
-            patterns.append(re.compile(pattern, re.I))
-        except re.error as exc:
-            raise ConfigError(f"{what} ({name}): url pattern {pattern!r} "
-                              f"is not a valid regular expression ({exc})") from None
     return FormatRule(
         name=name,
         hosts=tuple(h.lower().removeprefix("www.") for h in _strings(entry, "hosts", f"{what} ({name})")),
-        url=tuple(patterns),
+        url=_patterns(entry, "url", f"{what} ({name})"),
         page_types=tuple(t.lower() for t in _strings(entry, "page_types", f"{what} ({name})")),
         title=tuple(t.lower() for t in _strings(entry, "title", f"{what} ({name})")),
+        bylines=_patterns(entry, "bylines", f"{what} ({name})"),
     )
+
+
+def _patterns(entry: dict, key: str, what: str) -> tuple[re.Pattern, ...]:
+    patterns = []
+    for pattern in _strings(entry, key, what):
+        try:
+            patterns.append(re.compile(pattern, re.I))
+        except re.error as exc:
+            raise ConfigError(f"{what}: {key} pattern {pattern!r} is not a valid regular expression ({exc})") from None
+    return tuple(patterns)
 
 
 def _priority(entry: dict, number: int, where: str) -> PriorityRule:

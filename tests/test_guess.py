@@ -45,6 +45,14 @@ def test_url_rules_give_the_format(url, fmt):
     assert g.reasons["format"][0].startswith(f"{fmt}: ")
 
 
+def test_an_author_written_as_a_handle_gives_a_tweet():
+    g = run(page(url="", author="@claynosaurz"))
+    assert g.format == "tweet"
+    assert g.reasons["format"][0].startswith("tweet: ") and "'@claynosaurz'" in g.reasons["format"][1]
+    assert run(page(url="", author="Jane Doe")).format != "tweet"
+    assert run(page(url="", author="jane@example.org")).format != "tweet"  # an e-mail is no handle
+
+
 def test_page_type_gives_the_format():
     assert run(page(page_types=("citation",))).format == "paper"
     assert run(page(page_types=("NewsArticle",))).format == "news"
@@ -146,6 +154,8 @@ def test_a_learned_format_bias_breaks_ties_but_never_makes_a_candidate():
 def test_taxonomy_errors_name_the_entry():
     with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(paper\): url pattern"):
         parse_taxonomy({"format": [{"name": "paper", "url": ["(unclosed"]}]})
+    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(tweet\): bylines pattern"):
+        parse_taxonomy({"format": [{"name": "tweet", "bylines": ["[@"]}]})
     with pytest.raises(ConfigError, match="unknown key 'domains'"):
         parse_taxonomy({"domains": []})
     with pytest.raises(ConfigError, match="'priority' must be one of"):
