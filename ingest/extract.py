@@ -88,7 +88,7 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         canonical_url=canonical,
         title=title,
         text=text,
-        author=best_authors(meta, lambda: visible_byline(tree) if tree is not None else None, sitename, url),
+        author=best_authors(meta, lambda: visible_byline(tree) if tree is not None else None, sitename, url, text),
         date=declared_day,
         sitename=sitename,
         description=description(meta),

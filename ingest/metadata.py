@@ -35,7 +35,8 @@ AUTHOR_META = ("author", "article:author", "og:article:author", "parsely-author"
                "cxenseparse:author", "byl", "twitter:creator")
 # one person a tag, often written "Last, First" (Highwire's citation_author, Dublin Core's creator)
 CITATION_AUTHOR_META = ("citation_author", "bepress_citation_author")
-DC_AUTHOR_META = ("dc.creator", "dcterms.creator", "dc.creator.personalname")
+# Dublin Core as RDFa properties (dc:creator) before the older name="DC.creator" form
+DC_AUTHOR_META = (("dc:creator", "dcterms:creator"), ("dc.creator", "dcterms.creator", "dc.creator.personalname"))
 DOI_META = ("citation_doi", "bepress_citation_doi", "prism.doi", "dc.identifier.doi", "dc.identifier",
             "dcterms.identifier", "doi")
 ABSTRACT_META = ("citation_abstract", "dcterms.abstract", "dc.description.abstract", "eprints.abstract")
@@ -52,7 +53,7 @@ PLACEHOLDER_AUTHORS = re.compile(
     r"redaktion|team|newsroom|wp\w*|user\d*|root)$", re.I)
 BYLINE_PREFIX = re.compile(
     r"^\s*(written\s+by|posted\s+by|published\s+by|story\s+by|words\s+by|text\s+by|reported\s+by|by|par|von|"
-    r"por|di|door|av|af|autor(in)?:?|author:?|interview:?)\s+", re.I)
+    r"por|di|door|av|af|autor(in)?|author|interview)(\s*:)?\s+", re.I)
 MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|"
           "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre")
 TRAILING_DATE = re.compile(
@@ -65,6 +66,8 @@ FULL_MONTH = re.compile(r"\s+(january|february|march|april|june|july|august|sept
 ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|special|associate|managing|editor|"
                          r"reporter|correspondent|writer|columnist|contributor|photographer|journalist|"
                          r"the associated press|reuters|afp|dpa)\b.*$", re.I)
+NAME_PARTICLES = frozenset("von van der den de del della di da du la le dos bin al ibn y".split())
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
                        r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
 END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
@@ -424,18 +427,20 @@ def _norm(text: str | None) -> str:
 
 
 def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None, sitename: str | None = None,
-                 url: str = "") -> str | None:
-    """The people (or organisation) who wrote it, joined with ', '. The site's own name given as
-    author is no byline: other declarations are looked at first, and the note falls back to it.
+                 url: str = "", text: str = "") -> str | None:
+    """The people (or organisation) who wrote it, joined with ', '. The site's own name (or an
+    organisation) given as author is no byline: other declarations, then a byline the article's
+    `text` prints ("Written by: Jane Doe"), are looked at first, and the note falls back to it.
     `fallback` (a byline, or a function finding one, called only when needed) comes last."""
     article = meta.article() or {}
     sites = _site_names(meta, sitename, url)
     site_as_author = ""
+    declared = _jsonld_people(article.get("author") or article.get("creator"))
     for people in (
-        clean_authors(_jsonld_people(article.get("author") or article.get("creator"))),
+        clean_authors([name for name, is_person in declared if is_person]),
         _declared_people([a for name in CITATION_AUTHOR_META for a in meta.meta.get(name, [])]
                          + [a for v in meta.meta.get("citation_authors", []) for a in v.split(";")]),
-        _declared_people([a for name in DC_AUTHOR_META for a in meta.meta.get(name, [])]),
+        *(_declared_people([a for name in names for a in meta.meta.get(name, [])]) for names in DC_AUTHOR_META),
         clean_authors([a for name in AUTHOR_META for a in meta.meta.get(name, [])]),
         clean_authors(meta.meta.get("itemprop:author", [])),
     ):
@@ -443,10 +448,37 @@ def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None
         if persons:
             return ", ".join(persons)
         site_as_author = site_as_author or ", ".join(people)
+    # an organisation declared as author (JSON-LD) stands where the site's name does
+    site_as_author = ", ".join(clean_authors([name for name, is_person in declared if not is_person])) \
+        or site_as_author
+    printed = printed_byline(text)
+    if printed and not _is_site(printed, sites):
+        return printed
     # a personal site's name is its author's: better than trafilatura's guess from the page text
     if site_as_author:
         return site_as_author
     return ", ".join(clean_authors([fallback() if callable(fallback) else fallback])) or None
+
+
+def printed_byline(text: str) -> str | None:
+    """The names of a byline the article's text prints as a line of its own, under a label
+    ("Written by: Jane Doe", "*Von Cosima Künzel*"); None when no line, or more than one, reads so."""
+    found = set()
+    for line in text.splitlines():
+        line = MARKDOWN_LINK.sub(r"\1", line).strip(" *_>")
+        if len(line) > 80 or not BYLINE_PREFIX.match(line):
+            continue
+        names = clean_authors([line])
+        if names and all(_is_name(n) for n in names):
+            found.add(", ".join(names))
+    # several bylines: the text has teasers of other articles in it, none is surely this one's
+    return found.pop() if len(found) == 1 else None
+
+
+def _is_name(text: str) -> bool:
+    """Two to five words, each capitalised or a particle ("Ursula von der Leyen")."""
+    words = text.split()
+    return 2 <= len(words) <= 5 and all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
 
 
 def clean_authors(values: list[str | None]) -> list[str]:
@@ -505,7 +537,8 @@ def _first_last(name: str) -> str:
     return f"{first.strip()} {last.strip()}" if sep and first.strip() and "," not in first else name
 
 
-def _jsonld_people(value) -> list[str]:
+def _jsonld_people(value) -> list[tuple[str, bool]]:
+    """(name, is a person) of each JSON-LD author; an Organization is no person."""
     values = value if isinstance(value, list) else [value]
     names = []
     for item in values:
@@ -513,10 +546,11 @@ def _jsonld_people(value) -> list[str]:
             name = _text(item.get("name"))
             if not name and (item.get("givenName") or item.get("familyName")):
                 name = f"{_text(item.get('givenName')) or ''} {_text(item.get('familyName')) or ''}".strip()
-            names.append(name)
+            organisation = any("organization" in t.lower() for t in _types(item))
+            names.append((name, not organisation))
         elif isinstance(item, str):
-            names.append(item)
-    return [n for n in names if n]
+            names.append((item, True))
+    return [(n, person) for n, person in names if n]
 
 
 # -- date ---------------------------------------------------------------------------------------

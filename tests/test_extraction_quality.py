@@ -28,7 +28,7 @@ PAGES_AND_URLS = {
 # pinned below the figures measured when they were set (README, "Extraction quality"); raise them
 # when extraction gets better, never lower them to make a change pass
 FLOORS = {"body_f1": 0.925, "snippets_with": 0.86, "snippets_without": 0.88, "title_exact": 0.78,
-          "author_exact": 0.72, "date_exact": 0.93}
+          "author_exact": 0.78, "date_exact": 0.93}
 
 
 @pytest.mark.parametrize("name", sorted(PAGES_AND_URLS))

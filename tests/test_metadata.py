@@ -17,6 +17,7 @@ from ingest.metadata import (
     labelled_date,
     paper_abstract,
     parse_html,
+    printed_byline,
     read_meta,
     strip_site,
 )
@@ -132,6 +133,8 @@ def test_entities_are_decoded_and_whitespace_collapsed():
     ("Mac & i", ["Mac & i"]),
     ("Mayor Maynard", ["Mayor Maynard"]),
     ("Jane Doe; Jane Doe", ["Jane Doe"]),
+    ("By: Jane Doe", ["Jane Doe"]),
+    ("Written by: Jane Doe", ["Jane Doe"]),
 ])
 def test_bylines_become_names(byline, expected):
     assert clean_authors([byline]) == expected
@@ -169,6 +172,32 @@ def test_citation_authors_then_dublin_core_creators_then_meta_authors():
     assert best_authors(meta_of(both), None) == "Priya Raman"
     assert best_authors(meta_of('<meta name="citation_authors" content="Raman, Priya; Park, Ji-woo">'),
                         None) == "Priya Raman, Ji-woo Park"
+
+
+def test_dublin_core_creator_as_an_rdfa_property_wins_over_the_name_form():
+    meta = meta_of('<meta name="DC.creator" content="Name Form"><meta property="dc:creator" content="Property Form">')
+    assert best_authors(meta, None) == "Property Form"
+
+
+def test_a_byline_printed_in_the_text_beats_an_organisation_or_the_site_as_author():
+    org = meta_of('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", '
+                  '"author": {"@type": "Organization", "name": "LN"}}</script>')
+    text = "Die Auktion brachte 1400 Euro.\n\n*Von Cosima Künzel*"
+    assert best_authors(org, None, text=text) == "Cosima Künzel"
+    assert best_authors(org, None, text="Die Auktion brachte 1400 Euro.") == "LN"  # no byline: the organisation
+    site = meta_of('<meta itemprop="author" content="The Planetary Press">'
+                   '<meta property="og:site_name" content="The Planetary Press">')
+    text = "*Courtesy of Forests News*\n\n*Written by: [Julie Mollins](https://example.org/j)*\n\nIndigenous Peoples …"
+    assert best_authors(site, None, text=text) == "Julie Mollins"
+
+
+@pytest.mark.parametrize("text", [
+    "By Azeen Ghorayshi\n\nBy Tara Parker-Pope",  # teasers of other articles: none is surely this one's
+    "Von Anfang an war klar, dass es teuer wird.",  # a sentence, not a byline
+    "By the way, nobody asked.",
+])
+def test_no_printed_byline(text):
+    assert printed_byline(text) is None
 
 
 def test_microdata_author_names():
