@@ -204,7 +204,8 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
     meta.language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     title = tree.find(".//title")
     meta.title_tag = clean(title.text_content()) if title is not None else None
-    meta.h1 = [t for t in (clean(_headline_text(h)) for h in tree.iter("h1")) if t]
+    # without the pilcrow a documentation site's heading carries as its permalink
+    meta.h1 = [t for t in (clean(_headline_text(h).rstrip().rstrip("¶")) for h in tree.iter("h1")) if t]
     meta.abstract_block = _abstract_block(tree)
     return meta
 
@@ -333,17 +334,22 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
                 return shared
         title = strip_site((confirmed or declared)[0], sites)
         # an <h1> that is most of it is the headline without the kicker or section glued on
-        inside = [h for h in headings if _norm(h) != _norm(title) and _norm(h) in _norm(title)
-                  and len(_norm(h)) >= 0.4 * len(_norm(title))]
-        return max(inside, key=lambda h: len(_norm(h))) if inside else title
+        return _heading_inside(headings, title) or title
     if meta.title_tag:
         stripped = strip_site(meta.title_tag, sites)
         # an <h1> that is most of the <title> is the headline without the section names around it
-        inside = [h for h in headings if _norm(h) in _norm(stripped) and len(_norm(h)) >= 0.4 * len(_norm(stripped))]
-        if inside:
-            return max(inside, key=lambda h: len(_norm(h)))
-        return stripped
+        return _heading_inside(headings, stripped, equal=True) or stripped
     return headings[0] if headings else fallback
+
+
+def _heading_inside(headings: list[str], title: str, equal: bool = False) -> str | None:
+    """The <h1> that is most of `title`: the headline without the kicker, section or site glued
+    on. Of two, the one the title begins with ("Headline — Docs Name" with both as <h1>), else
+    the longer."""
+    whole = _norm(title)
+    inside = [h for h in headings if _norm(h) in whole and (equal or _norm(h) != whole)
+              and len(_norm(h)) >= 0.4 * len(whole)]
+    return max(inside, key=lambda h: (whole.startswith(_norm(h)), len(_norm(h)))) if inside else None
 
 
 def strip_site(title: str, sites: list[str]) -> str:

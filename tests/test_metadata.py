@@ -65,6 +65,14 @@ def test_without_declarations_the_h1_inside_the_title_is_the_headline():
     assert best_title(meta, None, "https://www.zoll.de/x", None) == "Verkündung des Gesetzes zur Tabaksteuer"
 
 
+def test_of_two_h1_in_the_title_the_one_it_begins_with_is_the_headline():
+    # a documentation site: the project's name as a banner <h1>, the page's heading with its pilcrow
+    meta = meta_of("<title>Evolve: Shared Mutable History — evolve extension for Mercurial</title>",
+                   '<div class="header"><h1>evolve extension for Mercurial</h1></div>'
+                   '<h1>Evolve: Shared Mutable History<a class="headerlink" href="#e">¶</a></h1>')
+    assert best_title(meta, None, "https://example.org/x", None) == "Evolve: Shared Mutable History"
+
+
 def test_an_h1_unrelated_to_the_title_does_not_replace_it():
     meta = meta_of("<title>Basic tag cleaning test</title>", "<h1>Lorem</h1>")
     assert best_title(meta, None, "https://example.org/x", None) == "Basic tag cleaning test"
