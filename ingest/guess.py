@@ -34,11 +34,11 @@ NEW_PHRASES = 40  # phrases of the text considered as new tags
 # Kinds of evidence for a domain and for a format; the model learns how much each weighs (a
 # conditional logit over the archive), these weights serve until it has.
 DOMAIN_FEATURES = ("neighbours", "nearest", "centroid", "host", "site", "author", "keywords", "prior")
-FORMAT_FEATURES = ("host-rule", "url-rule", "byline-rule", "page-type", "title-word", "host", "site", "author",
+FORMAT_FEATURES = ("publisher-rule", "url-rule", "page-type", "title-word", "host", "site", "author",
                    "neighbours", "nearest", "centroid", "genre", "prior")
 DEFAULT_DOMAIN_WEIGHTS = {"neighbours": 1.0, "nearest": 1.0, "centroid": 1.0, "host": 1.2, "site": 0.6,
                           "author": 0.8, "keywords": 1.0, "prior": 0.0}
-DEFAULT_FORMAT_WEIGHTS = {"host-rule": 2.0, "url-rule": 1.5, "byline-rule": 1.5, "page-type": 1.2,
+DEFAULT_FORMAT_WEIGHTS = {"publisher-rule": 2.0, "url-rule": 1.5, "page-type": 1.2,
                           "title-word": 0.5, "host": 2.5, "site": 1.5, "author": 1.0, "neighbours": 1.0,
                           "nearest": 0.5, "centroid": 0.5, "genre": 1.0, "prior": 0.0}
 VALUE = "value:"  # feature of a format candidate that is 1 for it: a learned bias per format value
@@ -325,15 +325,17 @@ def _format_rules(page: Page, taxonomy: Taxonomy):
     title = page.title.lower()
     found = []
     for rule in taxonomy.formats:
+        # who publishes it: a host of the format's, or an author written as its posters are
         host = next((h for h in rule.hosts if page.host == h or page.host.endswith("." + h)), None)
+        byline = next((p for p in rule.bylines if p.search(page.author)), None)
         if host:
-            found.append((rule.name, "host-rule", f"taxonomy: {page.host} is a {rule.name} host"))
+            found.append((rule.name, "publisher-rule", f"taxonomy: {page.host} is a {rule.name} host"))
+        elif byline:
+            found.append((rule.name, "publisher-rule",
+                          f"taxonomy: an author written {page.author!r} posts {rule.name}s"))
         pattern = next((p for p in rule.url if path and p.search(path)), None)
         if pattern:
             found.append((rule.name, "url-rule", f"taxonomy: URL path matches {pattern.pattern!r}"))
-        byline = next((p for p in rule.bylines if p.search(page.author)), None)
-        if byline:
-            found.append((rule.name, "byline-rule", f"taxonomy: an author written {page.author!r} posts {rule.name}s"))
         declared = next((t for t in rule.page_types if t in page.page_types), None)
         if declared:
             found.append((rule.name, "page-type", f"the page says it is a {declared}"))
