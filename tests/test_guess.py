@@ -33,6 +33,8 @@ def run(document: Document, source: NoteDefaults | None = None, settings: Settin
     ("https://doi.org/10.1086/225469", "paper"),
     ("https://www.example.edu/~someone/files/working-paper.pdf", "paper"),
     ("https://pmc.ncbi.nlm.nih.gov/articles/PMC123/", "paper"),
+    ("https://www.nature.com/articles/s42003-024-06037-4", "paper"),
+    ("https://www.cambridge.org/core/journals/some-journal/article/a-study/ABC123", "paper"),
     ("https://x.com/karpathy/status/2027521323275325622", "tweet"),
     ("https://twitter.com/someone/status/1", "tweet"),
     ("https://noahpinion.substack.com/p/updated-thoughts-on-ai-risk", "newsletter"),
