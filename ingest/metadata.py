@@ -66,10 +66,10 @@ FULL_MONTH = re.compile(r"\s+(january|february|march|april|june|july|august|sept
 ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|special|associate|managing|editor|"
                          r"reporter|correspondent|writer|columnist|contributor|photographer|journalist|"
                          r"the associated press|reuters|afp|dpa)\b.*$", re.I)
-NAME_PARTICLES = frozenset("von van der den de del della di da du la le dos bin al ibn y".split())
-MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
                        r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
+NAME_PARTICLES = frozenset("von van der den de del della di da du la le dos bin al ibn y".split())
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")  # Highwire writes 2024/01/02
@@ -204,7 +204,7 @@ def read_meta(tree: lxml_html.HtmlElement | None) -> PageMeta:
     meta.language = (tree.get("lang") or tree.get("xml:lang") or "").strip() or None
     title = tree.find(".//title")
     meta.title_tag = clean(title.text_content()) if title is not None else None
-    # without the pilcrow a documentation site's heading carries as its permalink
+    # a documentation site's heading ends in its permalink's pilcrow, no part of the headline
     meta.h1 = [t for t in (clean(_headline_text(h).rstrip().rstrip("¶")) for h in tree.iter("h1")) if t]
     meta.abstract_block = _abstract_block(tree)
     return meta
