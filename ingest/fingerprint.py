@@ -30,7 +30,7 @@ BANDS = NEAR_DISTANCE + 1  # pigeonhole: d differing bits leave at least one of 
 
 _MASK = (1 << BITS) - 1
 _BAND_WIDTH = -(-BITS // BANDS)  # the widest band: the position tag sits above it
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [words](target): the words stay, the target goes
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [words](target): the words stay, the target goes
 _URL = re.compile(r"(?:\bhttps?://|\bwww\.)\S+", re.I)
 _NOT_WORD = re.compile(r"[\W_]+")  # punctuation of any script, Markdown marks, quotes of any shape
 
@@ -38,7 +38,7 @@ _NOT_WORD = re.compile(r"[\W_]+")  # punctuation of any script, Markdown marks, 
 def words(text: str) -> list[str]:
     """The text's words, as two copies of one article share them whatever their markup and URLs."""
     text = unicodedata.normalize("NFKC", text).lower()
-    text = _URL.sub(" ", _LINK.sub(r"\1", text))
+    text = _URL.sub(" ", MARKDOWN_LINK.sub(r"\1", text))
     return _NOT_WORD.sub(" ", text).split()
 
 

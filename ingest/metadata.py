@@ -20,6 +20,7 @@ from lxml import html as lxml_html
 
 from . import scholarly
 from .features import url_host
+from .fingerprint import MARKDOWN_LINK
 
 ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "scholarlyarticle", "report", "techarticle",
                  "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle", "posting",
@@ -69,7 +70,6 @@ ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|sp
 ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
                        r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
 NAME_PARTICLES = frozenset("von van der den de del della di da du la le dos bin al ibn y".split())
-MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")  # Highwire writes 2024/01/02
