@@ -683,7 +683,6 @@ class _open_run:
         from .pipeline import Run
         from .politeness import PoliteFetcher
         from .render import load_template
-
         from .taxonomy import load_taxonomy
 
         template = _guard(lambda: load_template(self.settings.template))

@@ -113,9 +113,9 @@ class Preparer:
             self.pool = None
 
     def __call__(self, page: Page, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
-        template_path = source.template if source and source.template else None
         if self.pool is not None:
-            return self.pool.submit(_prepare_in_worker, page, today, hint, source, template_path).result()
+            return self.pool.submit(_prepare_in_worker, page, today, hint, source).result()
+        template_path = source.template if source and source.template else None
         return prepare(page, today, hint, source, settings=self.settings, taxonomy=self.taxonomy,
                        model=self.model, template=self.template_for(template_path))
 
@@ -127,7 +127,7 @@ class Preparer:
         return self._templates[path]
 
 
-_worker: dict = {}
+_worker: dict = {}  # the worker process's own Preparer (without a pool): prepares in this process
 
 
 def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
@@ -135,12 +135,8 @@ def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
     # pool down after the items in flight, so a worker must not die under them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _worker.update(settings=settings, taxonomy=taxonomy, model=model,
-                   preparer=Preparer(settings, taxonomy, model, load_template(settings.template)))
+    _worker["preparer"] = Preparer(settings, taxonomy, model, load_template(settings.template))
 
 
-def _prepare_in_worker(page: Page, today: date, hint: FeedItem | None, source: Source | None,
-                       template_path: str | None) -> Prepared:
-    preparer: Preparer = _worker["preparer"]
-    return prepare(page, today, hint, source, settings=_worker["settings"], taxonomy=_worker["taxonomy"],
-                   model=_worker["model"], template=preparer.template_for(template_path))
+def _prepare_in_worker(page: Page, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
+    return _worker["preparer"](page, today, hint, source)
