@@ -382,7 +382,7 @@ def tag_candidates(page: Page, taxonomy: Taxonomy, model: Model, neighbours: lis
 
     vocab = Vocabulary(model, df_of)
     pool: set[str] = set(near) | set(where) | set(site_tags)
-    pool |= {t for t in model.tags if any(phrase_count(page, t))}
+    pool |= {t for t in model.tags if df_of(t) > 0 and any(phrase_count(page, t))}
     rarity = {p: model.idf.get(p, model.default_idf) / (model.default_idf or 1.0) for p in page.text_phrases}
     new = sorted(
         (p for p in set(page.text_phrases) | set(page.title_phrases) if not vocab.known(p)),
