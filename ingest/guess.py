@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -49,7 +49,7 @@ TAG_FEATURES = ("in_vocab", "log_df", "neighbours", "in_title", "log_count", "p_
                 "in_lead", "two_words", "three_words", "rarity", "capitalised", "site_tag", "tfidf", "early")
 # weights for a guesser that has learned nothing yet (no archive): phrases of the title and lead
 UNTRAINED_WEIGHTS = (-4.0, 0, 0, 0, 2.0, 1.0, 0, 0, 0.8, 0.4, 0.2, 0, 1.5, 4.0, 0, 0)
-UNTRAINED_EXPECTED = 1.0  # true tags a note has beyond the candidates, for a guesser without an archive
+UNTRAINED_THRESHOLD = 0.5  # least probability of a tag beyond the first `min_tags`, for a guesser without an archive
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,19 @@ class Page:
     text_phrases: Counter
     lead_phrases: Counter
     joined: str  # '-word-word-…-' of title and text, to find tags longer than three words
+    rarity: dict[str, float]  # of each phrase of the text: its IDF over the archive's lowest
     capitalised: frozenset[str]
     genre: frozenset[str]  # what kind of page it is, whatever its subject (features.genre_tokens)
     keywords: tuple[str, ...]  # the page's keywords and feed categories
     page_types: tuple[str, ...]  # lower case
 
 
-def read_page(document: Document, model: Model | None = None) -> Page:
+def read_page(document: Document, model: Model | None = None, idf: Mapping[str, float] | None = None) -> Page:
+    """`idf` replaces the model's (the learner's, with the note itself left out)."""
     text = document.text[:MAX_TEXT]
     title_words, text_words = words(document.title), words(text)
-    idf, default_idf = (model.idf, model.default_idf) if model else ({}, 1.0)
+    default_idf = model.default_idf if model else 1.0
+    idf = idf if idf is not None else model.idf if model else {}
     url = document.url or document.canonical_url or ""
     title_phrases, text_phrases = phrases(title_words), phrases(text_words)
     return Page(
@@ -89,6 +92,7 @@ def read_page(document: Document, model: Model | None = None) -> Page:
         text_phrases=text_phrases,
         lead_phrases=phrases(words(text[:LEAD_CHARS])),
         joined="-" + "-".join(title_words + text_words) + "-",
+        rarity={p: idf.get(p, default_idf) / (default_idf or 1.0) for p in text_phrases},
         capitalised=frozenset(capitalised_phrases(document.title + "\n" + text)),
         genre=frozenset(genre_tokens(url, document.title, text, document.author, document.sitename)),
         keywords=tuple(dict.fromkeys(k for k in document.keywords if slug(k))),
@@ -383,7 +387,7 @@ def tag_candidates(page: Page, taxonomy: Taxonomy, model: Model, neighbours: lis
     vocab = Vocabulary(model, df_of)
     pool: set[str] = set(near) | set(where) | set(site_tags)
     pool |= {t for t in model.tags if df_of(t) > 0 and any(phrase_count(page, t))}
-    rarity = {p: model.idf.get(p, model.default_idf) / (model.default_idf or 1.0) for p in page.text_phrases}
+    rarity = page.rarity
     new = sorted(
         (p for p in set(page.text_phrases) | set(page.title_phrases) if not vocab.known(p)),
         key=lambda p: (-(page.text_phrases.get(p, 0) + 4 * page.title_phrases.get(p, 0)) * rarity.get(p, 1.0) ** 2,
@@ -480,8 +484,8 @@ def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
     for tag in settings.default_tags:
         chosen.setdefault(slug(tag), "configured default")
     candidates = tag_candidates(page, taxonomy, model, neighbours)
-    weights, expected = (model.tag_weights, model.tag_expected) if model.tag_weights else (
-        list(UNTRAINED_WEIGHTS), UNTRAINED_EXPECTED)
+    weights, threshold = (model.tag_weights, model.tag_threshold) if model.tag_weights else (
+        list(UNTRAINED_WEIGHTS), UNTRAINED_THRESHOLD)
     scored = {t: score_tag(c.features, weights) for t, c in candidates.items()}
     vocab = Vocabulary(model, lambda t: model.tags[t].df if t in model.tags else 0)
     for keyword in page.keywords:  # the page's own keywords and feed categories
@@ -497,7 +501,7 @@ def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
         candidates[tag].why.insert(0, f"page keyword '{keyword}'" + (" (a vault tag)" if known else ""))
     ranked = sorted(scored, key=lambda t: (-scored[t], t))
     room = taxonomy.max_tags - len(chosen)
-    picks = select_tags(ranked, scored, expected, taxonomy.min_tags, room, vocab.known)
+    picks = select_tags(ranked, scored, threshold, taxonomy.min_tags, room, vocab.known)
     for tag in picks:
         chosen.setdefault(tag, f"{scored[tag]:.2f}: " + "; ".join(candidates[tag].why[:3]))
     picked = list(chosen)[: max(taxonomy.max_tags, len(source_tags))]
@@ -509,13 +513,13 @@ def score_tag(features: list[float], weights: list[float]) -> float:
     return sigmoid(weights[0] + sum(w * f for w, f in zip(weights[1:], features)))
 
 
-def select_tags(ranked: list[str], scored: dict[str, float], expected: float, least: int, most: int,
+def select_tags(ranked: list[str], scored: dict[str, float], threshold: float, least: int, most: int,
                 known: Callable[[str], bool]) -> list[str]:
-    """The first k tags of `ranked`, k between `least` and `most`, chosen to maximise the expected
-    F1: 2·Σp / (k + the expected number of true tags, which is Σp over every candidate plus
-    `expected`, the true tags a note has beyond its candidates); a new phrase that is part of, or
-    contains, a tag already picked is a near-repeat and skipped."""
-    expected += sum(scored[t] for t in ranked)
+    """The tags of `ranked` whose probability reaches `threshold`, at least `least` and at most `most`;
+    a new phrase that is part of, or contains, a tag already picked is a near-repeat and skipped.
+
+    One threshold for every note, learned, is what maximises F1 over many notes: the best threshold
+    of calibrated probabilities is half the F1 it reaches (Lipton et al., 2014)."""
     order: list[str] = []
     for tag in ranked:
         if len(order) >= most:
@@ -523,12 +527,7 @@ def select_tags(ranked: list[str], scored: dict[str, float], expected: float, le
         if not known(tag) and any(_overlaps(tag, p) for p in order):
             continue
         order.append(tag)
-    best, count, total = -1.0, 0, 0.0
-    for k, tag in enumerate(order, 1):
-        total += scored[tag]
-        value = 2 * total / (k + expected)
-        if value > best:
-            best, count = value, k
+    count = sum(1 for tag in order if scored[tag] >= threshold)
     return order[: max(count, least)]
 
 
@@ -539,7 +538,9 @@ def _overlaps(a: str, b: str) -> bool:
 
 
 def _singular(tag: str) -> str:
-    return "-".join(w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+    """Each word without its plural ending, and without a final e, so that 'launch' and 'launches',
+    'cache' and 'caches' meet."""
+    return "-".join((w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w).removesuffix("e")
                     for w in tag.split("-"))
 
 

@@ -15,7 +15,7 @@ import math
 import os
 import re
 import time
-from collections import Counter
+from collections import ChainMap, Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,8 +165,8 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
     for c in counts:
         df.update(c.keys())
     total = len(labelled)
-    idf = {t: round(math.log((total + 1) / (n + 1)) + 1.0, 4) for t, n in df.items() if n >= 2}
-    default_idf = math.log((total + 1) / 2) + 1.0
+    idf = {t: _idf(n, total) for t, n in df.items() if n >= 2}
+    default_idf = _idf(1, total)
     records = []
     for note, document, c in zip(labelled, documents, counts):
         fmt = taxonomy.canonical_format(note.format) if note.format else None
@@ -181,7 +181,8 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
         ))
     model = Model(notes=records, idf=idf, default_idf=default_idf, source=source)
     model.formats = dict(Counter(r.format for r in records if r.format).most_common())
-    pages = [read_page(d, model) for d in documents]
+    # each note read as a new page would be: its own terms weighed by the other notes alone
+    pages = [read_page(d, model, ChainMap(_idf_without(c, df, total), idf)) for d, c in zip(documents, counts)]
     genre: dict[str, Counter] = {}
     for record, page in zip(records, pages):
         if record.format:
@@ -200,6 +201,17 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
     _fit_choices(model, pages, taxonomy, settings)
     _fit_tags(model, pages, taxonomy)
     return model
+
+
+def _idf(n: int, total: int) -> float:
+    """Inverse document frequency of a term in `n` of `total` notes (a term in one note or none gets
+    the default, `_idf(1, total)`)."""
+    return round(math.log((total + 1) / (max(n, 1) + 1)) + 1.0, 4)
+
+
+def _idf_without(counts: Counter, df: Counter, total: int) -> dict[str, float]:
+    """The IDF of a note's own terms as if the note were not in the archive."""
+    return {t: _idf(df[t] - 1 if df[t] > 2 else 1, total) for t in counts}
 
 
 MIN_NOTES_TO_WEIGH = 30  # fewer labelled notes than this: keep the default weights
@@ -293,7 +305,7 @@ def fit_choice(groups: list[tuple[list[list[float]], int]], d: int, l2: float = 
 
 def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
     """Logistic regression over the tag candidates of every tagged note, each seen as if new
-    (left out of what the model knows), then the expected tag count that gives the best F1."""
+    (left out of what the model knows), then the threshold of probability that gives the best F1."""
     rows, labels, weights, groups = [], [], [], []
     for i, (record, page) in enumerate(zip(model.notes, pages)):
         if not record.tags:
@@ -311,22 +323,22 @@ def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
         return
     model.tag_weights = fit_logistic(rows, labels, weights)
     scores = [score_tag(r, model.tag_weights) for r in rows]
-    best = (-1.0, 5.0)
-    for step in range(0, 21):
-        expected = step / 2
+    best = (-1.0, model.tag_threshold)
+    for step in range(1, 21):
+        threshold = step / 40
         hit = guessed = wanted = 0
         for start, found, truth, weight in groups:
             scored = {t: scores[start + k] for k, t in enumerate(found)}
             ranked = sorted(scored, key=lambda t: (-scored[t], t))
-            picks = select_tags(ranked, scored, expected, taxonomy.min_tags, taxonomy.max_tags,
+            picks = select_tags(ranked, scored, threshold, taxonomy.min_tags, taxonomy.max_tags,
                                 lambda t: t in model.tags and (model.tags[t].df - (t in truth)) > 0)
             hit += weight * len(truth & set(picks))
             guessed += weight * len(picks)
             wanted += weight * len(truth)
         f1 = 2 * hit / (guessed + wanted) if guessed + wanted else 0.0
         if f1 > best[0]:
-            best = (f1, expected)
-    model.tag_expected = best[1]
+            best = (f1, threshold)
+    model.tag_threshold = best[1]
 
 
 def _bulk_weight(model: Model, i: int) -> float:

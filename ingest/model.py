@@ -15,7 +15,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-MODEL_VERSION = 3  # bump when what is stored or how it is computed changes: an old file is relearned
+MODEL_VERSION = 4  # bump when what is stored or how it is computed changes: an old file is relearned
 GENRE_ALPHA = 0.1  # smoothing of the genre counts
 # naive Bayes multiplies dozens of dependent genre tokens and is sure of itself (99% for one format
 # on pages the curators labelled another): its log-odds are divided by this before they are weighed
@@ -49,7 +49,7 @@ class Model:
     default_idf: float = 1.0  # for a term in one note or none
     tags: dict[str, TagStat] = field(default_factory=dict)
     tag_weights: list[float] = field(default_factory=list)  # tag features' logistic regression, bias first
-    tag_expected: float = 5.0  # tags a note is expected to have: sets how many are picked
+    tag_threshold: float = 0.2  # least probability of a picked tag beyond the first few
     formats: dict[str, int] = field(default_factory=dict)  # format values the archive uses, and how often
     fingerprint: str = ""  # of the archive and the taxonomy it was learned with
     source: str = ""  # the folder learned from
@@ -187,7 +187,7 @@ class Model:
             "default_idf": self.default_idf,
             "idf": self.idf,
             "tag_weights": self.tag_weights,
-            "tag_expected": self.tag_expected,
+            "tag_threshold": self.tag_threshold,
             "formats": self.formats,
             "genre": self.genre,
             "domain_weights": self.domain_weights,
@@ -217,7 +217,7 @@ class Model:
             default_idf=data["default_idf"],
             tags={t: TagStat(*v) for t, v in data["tags"].items()},
             tag_weights=data["tag_weights"],
-            tag_expected=data["tag_expected"],
+            tag_threshold=data["tag_threshold"],
             formats=data["formats"],
             genre=data["genre"],
             domain_weights=data["domain_weights"],

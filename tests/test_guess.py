@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ingest.config import Settings
-from ingest.guess import Evidence, guess, rank
+from ingest.guess import Evidence, guess, rank, select_tags
 from ingest.models import Document, NoteDefaults
 from ingest.taxonomy import load_taxonomy, parse_taxonomy
 from ingest.errors import ConfigError
@@ -115,6 +115,21 @@ def test_tags_are_few_lowercase_kebab_case():
     assert TAXONOMY.min_tags <= len(g.tags) <= TAXONOMY.max_tags
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", t) for t in g.tags), g.tags
     assert "evaluation" in g.tags  # accents folded to ASCII
+
+
+def test_tags_are_picked_down_to_one_threshold_within_the_bounds():
+    scored = {"a": 0.9, "b": 0.6, "c": 0.3, "d": 0.2, "e": 0.1, "f": 0.05}
+    ranked = sorted(scored, key=lambda t: -scored[t])
+    assert select_tags(ranked, scored, 0.25, 2, 8, lambda t: True) == ["a", "b", "c"]
+    assert select_tags(ranked, scored, 0.95, 2, 8, lambda t: True) == ["a", "b"]  # at least `least`
+    assert select_tags(ranked, scored, 0.01, 2, 4, lambda t: True) == ["a", "b", "c", "d"]  # at most `most`
+
+
+def test_a_new_phrase_repeating_a_picked_tag_is_skipped():
+    scored = {"token-launches": 0.9, "launch": 0.8, "solana": 0.5}
+    ranked = list(scored)
+    assert select_tags(ranked, scored, 0.3, 1, 8, lambda t: False) == ["token-launches", "solana"]
+    assert select_tags(ranked, scored, 0.3, 1, 8, lambda t: True) == ["token-launches", "launch", "solana"]
 
 
 def test_an_organisation_site_gives_its_tag():

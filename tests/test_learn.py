@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from conftest import bench_module
 from ingest.config import Settings
 from ingest.guess import guess
-from ingest.learn import content_of, ensure_model, learn, load_model, read_archive, read_note
+from ingest.learn import (_idf, _idf_without, content_of, ensure_model, learn, load_model, read_archive,
+                          read_note)
 from ingest.model import Model
 from ingest.models import Document
 from ingest.taxonomy import load_taxonomy
@@ -145,6 +147,20 @@ def test_a_model_saved_by_an_older_version_is_relearned(vault, tmp_path):
 def test_without_an_archive_the_guesser_works_from_the_taxonomy(tmp_path):
     learned = ensure_model(Settings(model=tmp_path / "model.json"), TAXONOMY)
     assert learned.model.empty and not learned.relearned
+
+
+def test_a_note_learned_from_weighs_its_own_words_as_a_new_page_would():
+    df = Counter({"shared": 5, "pair": 2, "own": 1})
+    loo = _idf_without(Counter(["shared", "pair", "own"]), df, 10)
+    assert loo["own"] == loo["pair"] == _idf(1, 10)  # in no other note, or in one: the default, as new
+    assert loo["shared"] == _idf(4, 10) < _idf(1, 10)
+
+
+def test_the_learned_threshold_is_saved_with_the_model(vault):
+    notes, _ = read_archive(vault)
+    model = learn(notes, TAXONOMY, Settings())
+    assert 0 < model.tag_threshold < 1
+    assert Model.from_json(model.to_json()).tag_threshold == model.tag_threshold
 
 
 def test_the_saved_model_guesses_as_the_learned_one(vault, tmp_path):
