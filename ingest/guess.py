@@ -49,7 +49,9 @@ TAG_FEATURES = ("in_vocab", "log_df", "neighbours", "in_title", "log_count", "p_
                 "in_lead", "two_words", "three_words", "rarity", "capitalised", "site_tag", "tfidf", "early")
 # weights for a guesser that has learned nothing yet (no archive): phrases of the title and lead
 UNTRAINED_WEIGHTS = (-4.0, 0, 0, 0, 2.0, 1.0, 0, 0, 0.8, 0.4, 0.2, 0, 1.5, 4.0, 0, 0)
-UNTRAINED_THRESHOLD = 0.5  # least probability of a tag beyond the first `min_tags`, for a guesser without an archive
+# for a guesser without an archive: least probability of a tag beyond the first `min_tags`, and the
+# true tags a note has beyond its candidates
+UNTRAINED_THRESHOLD, UNTRAINED_EXPECTED = 0.5, 1.0
 
 
 @dataclass(frozen=True)
@@ -484,8 +486,8 @@ def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
     for tag in settings.default_tags:
         chosen.setdefault(slug(tag), "configured default")
     candidates = tag_candidates(page, taxonomy, model, neighbours)
-    weights, threshold = (model.tag_weights, model.tag_threshold) if model.tag_weights else (
-        list(UNTRAINED_WEIGHTS), UNTRAINED_THRESHOLD)
+    weights, threshold, expected = (model.tag_weights, model.tag_threshold, model.tag_expected) \
+        if model.tag_weights else (list(UNTRAINED_WEIGHTS), UNTRAINED_THRESHOLD, UNTRAINED_EXPECTED)
     scored = {t: score_tag(c.features, weights) for t, c in candidates.items()}
     vocab = Vocabulary(model, lambda t: model.tags[t].df if t in model.tags else 0)
     for keyword in page.keywords:  # the page's own keywords and feed categories
@@ -501,7 +503,7 @@ def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
         candidates[tag].why.insert(0, f"page keyword '{keyword}'" + (" (a vault tag)" if known else ""))
     ranked = sorted(scored, key=lambda t: (-scored[t], t))
     room = taxonomy.max_tags - len(chosen)
-    picks = select_tags(ranked, scored, threshold, taxonomy.min_tags, room, vocab.known)
+    picks = select_tags(ranked, scored, threshold, expected, taxonomy.min_tags, room, vocab.known)
     for tag in picks:
         chosen.setdefault(tag, f"{scored[tag]:.2f}: " + "; ".join(candidates[tag].why[:3]))
     picked = list(chosen)[: max(taxonomy.max_tags, len(source_tags))]
@@ -513,13 +515,17 @@ def score_tag(features: list[float], weights: list[float]) -> float:
     return sigmoid(weights[0] + sum(w * f for w, f in zip(weights[1:], features)))
 
 
-def select_tags(ranked: list[str], scored: dict[str, float], threshold: float, least: int, most: int,
-                known: Callable[[str], bool]) -> list[str]:
-    """The tags of `ranked` whose probability reaches `threshold`, at least `least` and at most `most`;
-    a new phrase that is part of, or contains, a tag already picked is a near-repeat and skipped.
+def select_tags(ranked: list[str], scored: dict[str, float], threshold: float, expected: float, least: int,
+                most: int, known: Callable[[str], bool]) -> list[str]:
+    """The tags of `ranked` whose probability reaches `threshold`, cut where this note's expected F1
+    is best; at least `least` and at most `most`. A new phrase that is part of, or contains, a tag
+    already picked is a near-repeat and skipped.
 
-    One threshold for every note, learned, is what maximises F1 over many notes: the best threshold
-    of calibrated probabilities is half the F1 it reaches (Lipton et al., 2014)."""
+    The threshold, one for every note, is what maximises F1 over many notes (the best threshold of
+    calibrated probabilities is half the F1 it reaches, Lipton et al. 2014); the cut keeps a note
+    with a few sure tags from taking unsure ones too. The expected F1 of the first k tags is
+    2·Σp / (k + the expected number of true tags: Σp over every candidate plus `expected`, the true
+    tags a note has beyond its candidates)."""
     order: list[str] = []
     for tag in ranked:
         if len(order) >= most:
@@ -527,7 +533,14 @@ def select_tags(ranked: list[str], scored: dict[str, float], threshold: float, l
         if not known(tag) and any(_overlaps(tag, p) for p in order):
             continue
         order.append(tag)
-    count = sum(1 for tag in order if scored[tag] >= threshold)
+    likely = [tag for tag in order if scored[tag] >= threshold]
+    expected += sum(scored[t] for t in ranked)
+    best, count, total = -1.0, 0, 0.0
+    for k, tag in enumerate(likely, 1):
+        total += scored[tag]
+        value = 2 * total / (k + expected)
+        if value > best:
+            best, count = value, k
     return order[: max(count, least)]
 
 

@@ -214,6 +214,8 @@ def _idf_without(counts: Counter, df: Counter, total: int) -> dict[str, float]:
     return {t: _idf(df[t] - 1 if df[t] > 2 else 1, total) for t in counts}
 
 
+TAG_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)
+TAG_EXPECTED = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 MIN_NOTES_TO_WEIGH = 30  # fewer labelled notes than this: keep the default weights
 
 
@@ -305,7 +307,8 @@ def fit_choice(groups: list[tuple[list[list[float]], int]], d: int, l2: float = 
 
 def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
     """Logistic regression over the tag candidates of every tagged note, each seen as if new
-    (left out of what the model knows), then the threshold of probability that gives the best F1."""
+    (left out of what the model knows), then the threshold of probability and the expected count of
+    tags beyond the candidates that give the best F1 (guess.select_tags)."""
     rows, labels, weights, groups = [], [], [], []
     for i, (record, page) in enumerate(zip(model.notes, pages)):
         if not record.tags:
@@ -323,22 +326,24 @@ def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
         return
     model.tag_weights = fit_logistic(rows, labels, weights)
     scores = [score_tag(r, model.tag_weights) for r in rows]
-    best = (-1.0, model.tag_threshold)
-    for step in range(1, 21):
-        threshold = step / 40
-        hit = guessed = wanted = 0
-        for start, found, truth, weight in groups:
-            scored = {t: scores[start + k] for k, t in enumerate(found)}
-            ranked = sorted(scored, key=lambda t: (-scored[t], t))
-            picks = select_tags(ranked, scored, threshold, taxonomy.min_tags, taxonomy.max_tags,
-                                lambda t: t in model.tags and (model.tags[t].df - (t in truth)) > 0)
-            hit += weight * len(truth & set(picks))
-            guessed += weight * len(picks)
-            wanted += weight * len(truth)
-        f1 = 2 * hit / (guessed + wanted) if guessed + wanted else 0.0
-        if f1 > best[0]:
-            best = (f1, threshold)
-    model.tag_threshold = best[1]
+    notes = []
+    for start, found, truth, weight in groups:
+        scored = {t: scores[start + k] for k, t in enumerate(found)}
+        notes.append((sorted(scored, key=lambda t: (-scored[t], t)), scored, truth, weight))
+    best = (-1.0, model.tag_threshold, model.tag_expected)
+    for threshold in TAG_THRESHOLDS:
+        for expected in TAG_EXPECTED:
+            hit = guessed = wanted = 0.0
+            for ranked, scored, truth, weight in notes:
+                picks = select_tags(ranked, scored, threshold, expected, taxonomy.min_tags, taxonomy.max_tags,
+                                    lambda t: t in model.tags and (model.tags[t].df - (t in truth)) > 0)
+                hit += weight * len(truth & set(picks))
+                guessed += weight * len(picks)
+                wanted += weight * len(truth)
+            f1 = 2 * hit / (guessed + wanted) if guessed + wanted else 0.0
+            if f1 > best[0]:
+                best = (f1, threshold, expected)
+    model.tag_threshold, model.tag_expected = best[1], best[2]
 
 
 def _bulk_weight(model: Model, i: int) -> float:

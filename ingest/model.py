@@ -49,7 +49,8 @@ class Model:
     default_idf: float = 1.0  # for a term in one note or none
     tags: dict[str, TagStat] = field(default_factory=dict)
     tag_weights: list[float] = field(default_factory=list)  # tag features' logistic regression, bias first
-    tag_threshold: float = 0.2  # least probability of a picked tag beyond the first few
+    tag_threshold: float = 0.1  # least probability of a picked tag beyond the first few
+    tag_expected: float = 2.0  # true tags a note has beyond its candidates: where a note's picks stop
     formats: dict[str, int] = field(default_factory=dict)  # format values the archive uses, and how often
     fingerprint: str = ""  # of the archive and the taxonomy it was learned with
     source: str = ""  # the folder learned from
@@ -188,6 +189,7 @@ class Model:
             "idf": self.idf,
             "tag_weights": self.tag_weights,
             "tag_threshold": self.tag_threshold,
+            "tag_expected": self.tag_expected,
             "formats": self.formats,
             "genre": self.genre,
             "domain_weights": self.domain_weights,
@@ -218,6 +220,7 @@ class Model:
             tags={t: TagStat(*v) for t, v in data["tags"].items()},
             tag_weights=data["tag_weights"],
             tag_threshold=data["tag_threshold"],
+            tag_expected=data["tag_expected"],
             formats=data["formats"],
             genre=data["genre"],
             domain_weights=data["domain_weights"],

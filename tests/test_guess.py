@@ -120,16 +120,23 @@ def test_tags_are_few_lowercase_kebab_case():
 def test_tags_are_picked_down_to_one_threshold_within_the_bounds():
     scored = {"a": 0.9, "b": 0.6, "c": 0.3, "d": 0.2, "e": 0.1, "f": 0.05}
     ranked = sorted(scored, key=lambda t: -scored[t])
-    assert select_tags(ranked, scored, 0.25, 2, 8, lambda t: True) == ["a", "b", "c"]
-    assert select_tags(ranked, scored, 0.95, 2, 8, lambda t: True) == ["a", "b"]  # at least `least`
-    assert select_tags(ranked, scored, 0.01, 2, 4, lambda t: True) == ["a", "b", "c", "d"]  # at most `most`
+    many = 100.0  # so many true tags expected that the cut never comes before the threshold
+    assert select_tags(ranked, scored, 0.25, many, 2, 8, lambda t: True) == ["a", "b", "c"]
+    assert select_tags(ranked, scored, 0.95, many, 2, 8, lambda t: True) == ["a", "b"]  # at least `least`
+    assert select_tags(ranked, scored, 0.01, many, 2, 4, lambda t: True) == ["a", "b", "c", "d"]  # at most `most`
+
+
+def test_a_note_with_a_few_sure_tags_stops_before_the_unsure_ones():
+    sure = {"a": 0.98, "b": 0.97, "c": 0.96, "d": 0.95, "e": 0.15, "f": 0.12}
+    assert select_tags(list(sure), sure, 0.1, 0.0, 3, 8, lambda t: True) == ["a", "b", "c", "d"]
+    assert select_tags(list(sure), sure, 0.1, 100.0, 3, 8, lambda t: True) == list(sure)  # no cut: all above 0.1
 
 
 def test_a_new_phrase_repeating_a_picked_tag_is_skipped():
     scored = {"token-launches": 0.9, "launch": 0.8, "solana": 0.5}
     ranked = list(scored)
-    assert select_tags(ranked, scored, 0.3, 1, 8, lambda t: False) == ["token-launches", "solana"]
-    assert select_tags(ranked, scored, 0.3, 1, 8, lambda t: True) == ["token-launches", "launch", "solana"]
+    assert select_tags(ranked, scored, 0.3, 10.0, 1, 8, lambda t: False) == ["token-launches", "solana"]
+    assert select_tags(ranked, scored, 0.3, 10.0, 1, 8, lambda t: True) == ["token-launches", "launch", "solana"]
 
 
 def test_an_organisation_site_gives_its_tag():

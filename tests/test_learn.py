@@ -156,11 +156,12 @@ def test_a_note_learned_from_weighs_its_own_words_as_a_new_page_would():
     assert loo["shared"] == _idf(4, 10) < _idf(1, 10)
 
 
-def test_the_learned_threshold_is_saved_with_the_model(vault):
+def test_how_many_tags_to_pick_is_learned_and_saved_with_the_model(vault):
     notes, _ = read_archive(vault)
     model = learn(notes, TAXONOMY, Settings())
-    assert 0 < model.tag_threshold < 1
-    assert Model.from_json(model.to_json()).tag_threshold == model.tag_threshold
+    reloaded = Model.from_json(model.to_json())
+    assert (reloaded.tag_threshold, reloaded.tag_expected) == (model.tag_threshold, model.tag_expected)
+    assert 0 <= model.tag_threshold < 1 and model.tag_expected >= 0
 
 
 def test_the_saved_model_guesses_as_the_learned_one(vault, tmp_path):
