@@ -507,7 +507,11 @@ def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
     for tag in picks:
         chosen.setdefault(tag, f"{scored[tag]:.2f}: " + "; ".join(candidates[tag].why[:3]))
     picked = list(chosen)[: max(taxonomy.max_tags, len(source_tags))]
-    return tuple(picked), [f"{t} — {chosen[t]}" for t in picked]
+    reasons = [f"{t} — {chosen[t]}" for t in picked]
+    left = [t for t in ranked if t not in chosen][:3]
+    if left:
+        reasons.append("left out: " + ", ".join(f"{t} {scored[t]:.2f}" for t in left))
+    return tuple(picked), reasons
 
 
 def score_tag(features: list[float], weights: list[float]) -> float:

@@ -132,6 +132,13 @@ def test_a_note_with_a_few_sure_tags_stops_before_the_unsure_ones():
     assert select_tags(list(sure), sure, 0.1, 100.0, 3, 8, lambda t: True) == list(sure)  # no cut: all above 0.1
 
 
+def test_the_explanation_names_the_tags_left_out():
+    g = run(page())
+    assert g.reasons["tags"][-1].startswith("left out: ")
+    left = [item.rsplit(" ", 1)[0] for item in g.reasons["tags"][-1].removeprefix("left out: ").split(", ")]
+    assert left and not set(left) & set(g.tags)
+
+
 def test_a_new_phrase_repeating_a_picked_tag_is_skipped():
     scored = {"token-launches": 0.9, "launch": 0.8, "solana": 0.5}
     ranked = list(scored)

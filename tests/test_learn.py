@@ -212,7 +212,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = Path(os.environ.get("INGEST_GUESS_CORPUS", ROOT.parent / "shared" / "corpus" / "kb-archive"))
 # pinned below the figures measured when they were set (README, "Guesses"); raise them when the
 # guesser gets better, never lower them to make a change pass
-FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.76, "tag_f1": 0.36, "tag_f1_normalized": 0.38}
+FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.76, "tag_f1": 0.38, "tag_f1_normalized": 0.40}
 
 
 @pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"archive corpus not found at {ARCHIVE}")
