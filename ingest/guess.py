@@ -68,7 +68,7 @@ class Page:
     text_phrases: Counter
     lead_phrases: Counter
     joined: str  # '-word-word-…-' of title and text, to find tags longer than three words
-    rarity: dict[str, float]  # of each phrase of the text: its IDF over the archive's lowest
+    rarity: dict[str, float]  # each text phrase's IDF over the highest (1.0: in one archived note at most)
     capitalised: frozenset[str]
     genre: frozenset[str]  # what kind of page it is, whatever its subject (features.genre_tokens)
     keywords: tuple[str, ...]  # the page's keywords and feed categories
@@ -389,11 +389,10 @@ def tag_candidates(page: Page, taxonomy: Taxonomy, model: Model, neighbours: lis
     vocab = Vocabulary(model, df_of)
     pool: set[str] = set(near) | set(where) | set(site_tags)
     pool |= {t for t in model.tags if df_of(t) > 0 and any(phrase_count(page, t))}
-    rarity = page.rarity
     new = sorted(
         (p for p in set(page.text_phrases) | set(page.title_phrases) if not vocab.known(p)),
-        key=lambda p: (-(page.text_phrases.get(p, 0) + 4 * page.title_phrases.get(p, 0)) * rarity.get(p, 1.0) ** 2,
-                       p),
+        key=lambda p: (-(page.text_phrases.get(p, 0) + 4 * page.title_phrases.get(p, 0))
+                       * page.rarity.get(p, 1.0) ** 2, p),
     )
     pool |= set(new[:NEW_PHRASES]) | set(page.title_phrases)
     found: dict[str, TagCandidate] = {}
@@ -418,7 +417,7 @@ def tag_candidates(page: Page, taxonomy: Taxonomy, model: Model, neighbours: lis
         n_words = tag.count("-") + 1 - len(re.findall(r"-\d+(?=-|$)", tag))
         w_share, w_why = where.get(tag, (0.0, ""))
         first = page.joined.find(f"-{tag}-")
-        weight = rarity.get(tag, 1.0)
+        weight = page.rarity.get(tag, 1.0)
         features = [
             1.0 if df > 0 else 0.0,
             math.log1p(max(df, 0)),
@@ -557,8 +556,8 @@ def _overlaps(a: str, b: str) -> bool:
 def _singular(tag: str) -> str:
     """Each word without its plural ending, and without a final e, so that 'launch' and 'launches',
     'cache' and 'caches' meet."""
-    return "-".join((w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w).removesuffix("e")
-                    for w in tag.split("-"))
+    plain = (w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w for w in tag.split("-"))
+    return "-".join(w.removesuffix("e") for w in plain)
 
 
 def phrase_count(page: Page, tag: str) -> tuple[int, int]:

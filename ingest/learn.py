@@ -182,7 +182,8 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
     model = Model(notes=records, idf=idf, default_idf=default_idf, source=source)
     model.formats = dict(Counter(r.format for r in records if r.format).most_common())
     # each note read as a new page would be: its own terms weighed by the other notes alone
-    pages = [read_page(d, model, ChainMap(_idf_without(c, df, total), idf)) for d, c in zip(documents, counts)]
+    pages = [read_page(d, model, ChainMap(_idf_without(c, df, total), idf))
+             for d, c in zip(documents, counts)]
     genre: dict[str, Counter] = {}
     for record, page in zip(records, pages):
         if record.format:
@@ -211,9 +212,11 @@ def _idf(n: int, total: int) -> float:
 
 def _idf_without(counts: Counter, df: Counter, total: int) -> dict[str, float]:
     """The IDF of a note's own terms as if the note were not in the archive."""
-    return {t: _idf(df[t] - 1 if df[t] > 2 else 1, total) for t in counts}
+    return {t: _idf(df[t] - 1, total) for t in counts}
 
 
+# the values tried for how many tags a note gets (guess.select_tags): the least probability of a
+# tag, and the true tags a note has beyond its candidates
 TAG_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)
 TAG_EXPECTED = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 MIN_NOTES_TO_WEIGH = 30  # fewer labelled notes than this: keep the default weights
