@@ -15,7 +15,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-MODEL_VERSION = 4  # bump when what is stored or how it is computed changes: an old file is relearned
+MODEL_VERSION = 5  # bump when what is stored or how it is computed changes: an old file is relearned
 GENRE_ALPHA = 0.1  # smoothing of the genre counts
 # naive Bayes multiplies dozens of dependent genre tokens and is sure of itself (99% for one format
 # on pages the curators labelled another): its log-odds are divided by this before they are weighed
