@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest.errors import IngestError  # noqa: E402
 from ingest.charset import page_html  # noqa: E402
 from ingest.extract import extract_document  # noqa: E402
-from ingest.models import FetchResult  # noqa: E402
+from ingest.records import FetchResult  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "extraction"
 TODAY = date(2026, 11, 26)  # fixed, so figures do not move with the calendar

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.config import Settings  # noqa: E402
 from ingest.features import slug, terms, tfidf  # noqa: E402
-from ingest.guess import guess, read_page  # noqa: E402
+from ingest.guess import guess, read_signals  # noqa: E402
 from ingest.learn import ArchivedNote, learn, read_archive  # noqa: E402
-from ingest.model import Model  # noqa: E402
+from ingest.learned_model import Model  # noqa: E402
 from ingest.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
 
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "corpus" / "kb-archive"
@@ -149,7 +149,7 @@ class KnnBaseline:
         self.taxonomy = taxonomy
 
     def guess(self, document) -> dict:
-        vector = read_page(document, self.model).vector
+        vector = read_signals(document, self.model).vector
         best = max(self.notes, key=lambda vn: sum(w * vn[0].get(t, 0.0) for t, w in vector.items()))[1]
         return {"domain": best.domain, "format": self.taxonomy.canonical_format(best.format or "") or None,
                 "tags": [slug(t) for t in best.tags], "secondary": []}

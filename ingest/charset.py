@@ -25,7 +25,7 @@ import re
 from charset_normalizer import from_bytes
 
 from .errors import ExtractError
-from .models import FetchResult
+from .records import FetchResult
 
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 PRESCAN_BYTES = 4096

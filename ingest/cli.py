@@ -564,7 +564,7 @@ def _when(value) -> str:
 def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, include, exclude, backfill):
     """Add a source: a homepage's feed is discovered, a page without one is watched."""
     settings = _settings(ctx)
-    from .models import NoteDefaults, Source
+    from .records import NoteDefaults, Source
     from .sources import add_source, parse_interval, unique_name
     from .urls import normalize_url
 

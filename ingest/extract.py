@@ -37,7 +37,7 @@ from .metadata import (
     parse_html,
     read_meta,
 )
-from .models import Document
+from .records import Document
 from .urls import InvalidURLError, normalize_url, same_site
 
 MIN_WORDS = 20  # below this a "main text" is a cookie notice or a "please enable JavaScript"

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from .errors import SourceError
-from .models import Feed, FeedItem
+from .records import Feed, FeedItem
 
 SUMMARY_CHARS = 500
 SNIFF_BYTES = 4096

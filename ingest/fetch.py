@@ -18,7 +18,7 @@ import httpx
 
 from .config import Settings
 from .errors import FetchError
-from .models import FetchResult
+from .records import FetchResult
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}  # we only ever GET, so 303's switch to GET is a no-op

@@ -4,7 +4,7 @@ This is the one place classification plugs in. It weighs, for each field:
 - what the source sets explicitly (always wins), then the configured defaults;
 - the taxonomy (config/taxonomy.toml): domain keywords, format rules on the URL, the page's declared
   type and its title, tag aliases, site tags, words that are never tags, priority rules;
-- what was learned from the curators' archive (model.py): the nearest archived notes by TF-IDF,
+- what was learned from the curators' archive (learned_model.py): the nearest archived notes by TF-IDF,
   what the same host, site and author were given before, the tag vocabulary and how often a
   phrase in a text became a tag;
 - the page itself: title, main text, URL, metadata keywords and feed categories.
@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from .config import Settings
 from .features import (MAX_TEXT, capitalised_phrases, genre_tokens, is_content_word, phrases, site_terms, slug,
                        terms, tfidf, top_terms, url_host, words)
-from .model import Model, sigmoid
-from .models import Document, Guess, NoteDefaults
+from .learned_model import Model, sigmoid
+from .records import Document, Guess, NoteDefaults
 from .taxonomy import Taxonomy
 
 NEIGHBOURS = 10
@@ -55,7 +55,7 @@ UNTRAINED_THRESHOLD, UNTRAINED_EXPECTED = 0.5, 1.0
 
 
 @dataclass(frozen=True)
-class Page:
+class PageSignals:
     """What the guesser reads from a document, computed once per guess."""
 
     title: str
@@ -75,7 +75,7 @@ class Page:
     page_types: tuple[str, ...]  # lower case
 
 
-def read_page(document: Document, model: Model | None = None, idf: Mapping[str, float] | None = None) -> Page:
+def read_signals(document: Document, model: Model | None = None, idf: Mapping[str, float] | None = None) -> PageSignals:
     """`idf` replaces the model's (the learner's, with the note itself left out)."""
     text = document.text[:MAX_TEXT]
     title_words, text_words = words(document.title), words(text)
@@ -83,7 +83,7 @@ def read_page(document: Document, model: Model | None = None, idf: Mapping[str, 
     idf = idf if idf is not None else model.idf if model else {}
     url = document.url or document.canonical_url or ""
     title_phrases, text_phrases = phrases(title_words), phrases(text_words)
-    return Page(
+    return PageSignals(
         title=document.title,
         url=url,
         host=url_host(url),
@@ -108,7 +108,7 @@ def guess(document: Document, settings: Settings, source: NoteDefaults | None = 
     source = source or NoteDefaults()
     taxonomy = taxonomy or Taxonomy()
     model = model or Model()
-    page = read_page(document, model)
+    page = read_signals(document, model)
     reasons: dict[str, list[str]] = {}
     sims = model.similarities(page.vector)
     neighbours = model.nearest(sims, NEIGHBOURS)
@@ -211,7 +211,7 @@ def explain(ranked: list[Ranked], signals: int = 3) -> list[str]:
     return lines
 
 
-def domain_evidence(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model, sims: dict[int, float],
+def domain_evidence(page: PageSignals, settings: Settings, taxonomy: Taxonomy, model: Model, sims: dict[int, float],
                     neighbours: list[tuple[float, int]], exclude: int | None = None) -> Evidence:
     evidence = Evidence({}, {})
     allowed = set(settings.domains)
@@ -232,7 +232,7 @@ def domain_evidence(page: Page, settings: Settings, taxonomy: Taxonomy, model: M
     return evidence
 
 
-def format_evidence(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model, sims: dict[int, float],
+def format_evidence(page: PageSignals, settings: Settings, taxonomy: Taxonomy, model: Model, sims: dict[int, float],
                     neighbours: list[tuple[float, int]], exclude: int | None = None) -> Evidence:
     evidence = Evidence({}, {})
     allowed = set(allowed_formats(settings, model))
@@ -250,7 +250,7 @@ def format_evidence(page: Page, settings: Settings, taxonomy: Taxonomy, model: M
     return evidence
 
 
-def _learned_evidence(evidence: Evidence, label: str, allowed: set[str], page: Page, model: Model,
+def _learned_evidence(evidence: Evidence, label: str, allowed: set[str], page: PageSignals, model: Model,
                       sims: dict[int, float], neighbours: list[tuple[float, int]],
                       exclude: int | None) -> None:
     """What the archive says of this page's `label` (domain or format): its nearest notes, the
@@ -321,7 +321,7 @@ def allowed_formats(settings: Settings, model: Model) -> tuple[str, ...]:
     return tuple(dict.fromkeys(settings.formats + learned))
 
 
-def _format_rules(page: Page, taxonomy: Taxonomy):
+def _format_rules(page: PageSignals, taxonomy: Taxonomy):
     """(format, kind of rule, reason) for each taxonomy rule the page matches, strongest kinds first."""
     try:
         parts = urlsplit(page.url)
@@ -361,7 +361,7 @@ class TagCandidate:
     why: list[str]
 
 
-def tag_candidates(page: Page, taxonomy: Taxonomy, model: Model, neighbours: list[tuple[float, int]],
+def tag_candidates(page: PageSignals, taxonomy: Taxonomy, model: Model, neighbours: list[tuple[float, int]],
                    exclude: int | None = None, own_tags: tuple[str, ...] = ()) -> dict[str, TagCandidate]:
     """Every tag worth scoring, with its features (TAG_FEATURES order).
 
@@ -477,7 +477,7 @@ class Vocabulary:
         return tag
 
 
-def _tags(page: Page, settings: Settings, taxonomy: Taxonomy, model: Model,
+def _tags(page: PageSignals, settings: Settings, taxonomy: Taxonomy, model: Model,
           neighbours: list[tuple[float, int]], source_tags: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     chosen: dict[str, str] = {}
     for tag in source_tags:
@@ -560,7 +560,7 @@ def _singular(tag: str) -> str:
     return "-".join(w.removesuffix("e") for w in plain)
 
 
-def phrase_count(page: Page, tag: str) -> tuple[int, int]:
+def phrase_count(page: PageSignals, tag: str) -> tuple[int, int]:
     """(times in the title, times in the text) of a tag's phrase."""
     if tag in page.text_phrases or tag in page.title_phrases:
         return page.title_phrases.get(tag, 0), page.text_phrases.get(tag, 0)
@@ -580,7 +580,7 @@ def _usable(tag: str, taxonomy: Taxonomy, vocab: Vocabulary) -> bool:
                                                               for p in parts)
 
 
-def _site_tags(page: Page, taxonomy: Taxonomy) -> dict[str, str]:
+def _site_tags(page: PageSignals, taxonomy: Taxonomy) -> dict[str, str]:
     """Tags an organisation's own site gives: taxonomy [sites]."""
     found = {}
     for host, tag in taxonomy.site_tags.items():
@@ -592,7 +592,7 @@ def _site_tags(page: Page, taxonomy: Taxonomy) -> dict[str, str]:
 # ---- priority -----------------------------------------------------------------------------------
 
 
-def _priority(page: Page, settings: Settings, taxonomy: Taxonomy, domain: str, fmt: str,
+def _priority(page: PageSignals, settings: Settings, taxonomy: Taxonomy, domain: str, fmt: str,
               tags: tuple[str, ...]) -> tuple[str, list[str]]:
     for number, rule in enumerate(taxonomy.priority_rules, 1):
         checks = [

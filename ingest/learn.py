@@ -23,9 +23,9 @@ from .archive import URL_FIELDS, read_frontmatter
 from .config import Settings
 from .features import site_terms, slug, terms, tfidf, top_terms
 from .guess import (DOMAIN_FEATURES, FORMAT_FEATURES, NEIGHBOURS, VALUE, VECTOR_TERMS, domain_evidence,
-                    format_evidence, is_bias, phrase_count, read_page, score_tag, select_tags, tag_candidates)
-from .model import MODEL_VERSION, Model, NoteRecord, TagStat, sigmoid
-from .models import Document
+                    format_evidence, is_bias, phrase_count, read_signals, score_tag, select_tags, tag_candidates)
+from .learned_model import MODEL_VERSION, Model, NoteRecord, TagStat, sigmoid
+from .records import Document
 from .taxonomy import Taxonomy
 
 _CONTENT = re.compile(r"^## Content[ \t]*$", re.M)
@@ -137,7 +137,7 @@ def markdown_files(folder: Path):
                 yield Path(root) / name
 
 
-def fingerprint(folder: Path, taxonomy: Taxonomy, settings: Settings) -> str:
+def archive_digest(folder: Path, taxonomy: Taxonomy, settings: Settings) -> str:
     """Cheap identity of what a model learns from: every note's path, mtime and size, the taxonomy
     and the configured domains and formats. One `stat` per note."""
     digest = hashlib.sha256(
@@ -182,7 +182,7 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
     model = Model(notes=records, idf=idf, default_idf=default_idf, source=source)
     model.formats = dict(Counter(r.format for r in records if r.format).most_common())
     # each note read as a new page would be: its own terms weighed by the other notes alone
-    pages = [read_page(d, model, ChainMap(_idf_without(c, df, total), idf))
+    pages = [read_signals(d, model, ChainMap(_idf_without(c, df, total), idf))
              for d, c in zip(documents, counts)]
     genre: dict[str, Counter] = {}
     for record, page in zip(records, pages):
@@ -439,7 +439,7 @@ def ensure_model(settings: Settings, taxonomy: Taxonomy, *, save: bool = True, a
     folder = archive or settings.archive_dir or (Path(saved.source) if saved and saved.source else None)
     if folder is None or not folder.is_dir():
         return Learned(saved or Model())
-    current = fingerprint(folder, taxonomy, settings)
+    current = archive_digest(folder, taxonomy, settings)
     if saved is not None and saved.fingerprint == current and not force:
         return Learned(saved, notes=len(saved.notes))
     started = time.monotonic()

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from .errors import LedgerError
-from .worker import dead_here, worker_id
+from .claim_owner import dead_here, owner_id
 
 HEAD = "0008"  # latest migration; keep in step with ingest/migrations/versions
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
@@ -51,7 +51,7 @@ items = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("retry_at", sa.DateTime(timezone=True), index=True),  # set for transient failures
     sa.Column("hint", sa.Text),  # JSON: what the source said of the item (date, author, categories)
-    sa.Column("claimed_by", sa.String(255)),  # worker.worker_id() of the process holding a pending item
+    sa.Column("claimed_by", sa.String(255)),  # claim_owner.owner_id() of the process holding a pending item
     sa.Column("note_sha256", sa.String(64)),  # of the note as ingest wrote it: reextract may rewrite only that
     sa.Column("simhash", sa.BigInteger),  # fingerprint.fingerprint of the main text, for near-duplicates
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -418,12 +418,12 @@ class Ledger:
         The alias key's primary key is the lock: of two workers inserting it, one fails.
         A queued or failed item, or one left pending by a dead worker, can be taken again.
         """
-        owner_id = worker_id()
+        me = owner_id()
         with self._guard("write"), self.engine.begin() as conn:
             item_id = conn.execute(
                 items.insert().values(
                     url=url, url_key=key, outcome="pending", created_at=now, updated_at=now, attempts=1,
-                    claimed_by=owner_id, **extra
+                    claimed_by=me, **extra
                 )
             ).inserted_primary_key[0]
             try:
@@ -445,7 +445,7 @@ class Ledger:
                 )
                 .values(
                     outcome="pending", url=url, error=None, error_code=None, retry_at=None, updated_at=now,
-                    attempts=items.c.attempts + 1, claimed_by=owner_id,
+                    attempts=items.c.attempts + 1, claimed_by=me,
                 )
             )
             return owner if retake.rowcount == 1 else None
@@ -641,7 +641,7 @@ class Ledger:
     # -- sources --------------------------------------------------------------------------
 
     def sync_sources(self, configured: list, now: datetime) -> None:
-        """Make the sources table follow the configuration (models.Source list), keyed by name.
+        """Make the sources table follow the configuration (records.Source list), keyed by name.
 
         A changed URL starts the source afresh; a source gone from the file is disabled, and its
         history kept."""
@@ -700,7 +700,7 @@ class Ledger:
             conditions.append(sources.c.next_check_at <= now)
         with self._guard("write"), self.engine.begin() as conn:
             done = conn.execute(sources.update().where(*conditions)
-                                .values(claimed_until=now + SOURCE_LEASE, claimed_by=worker_id()))
+                                .values(claimed_until=now + SOURCE_LEASE, claimed_by=owner_id()))
             return done.rowcount == 1
 
     def finish_source(self, source_id: int, **values: object) -> None:

@@ -12,8 +12,8 @@ import re
 from lxml import etree
 
 from .errors import SourceError
-from .models import SOURCE_KINDS, Source
-from .sources import slug, unique, unique_name
+from .records import SOURCE_KINDS, Source
+from .sources import name_slug, unique, unique_name
 from .urls import InvalidURLError, normalize_url, url_key
 
 KIND_ATTRIBUTE = "ingestKind"
@@ -43,7 +43,7 @@ def sources_from_opml(content: bytes, taken: set[str]) -> list[Source]:
         seen.add(url_key(url))
         kind = kind_given if kind_given in SOURCE_KINDS else None if kind_given == AUTO else "feed"
         # a title in a script with no ASCII spelling slugs to nothing: name it by its address
-        name = unique(label, names) if slug(label) else unique_name(url, names)
+        name = unique(label, names) if name_slug(label) else unique_name(url, names)
         names.add(name)
         sources.append(Source(name=name, url=url, kind=kind))
     return sources

@@ -29,8 +29,8 @@ from .errors import FetchError, IngestError, LedgerError, WriteError
 from . import scholarly
 from .fingerprint import NEAR_DISTANCE, bands, distance
 from .ledger import DONE, Known, Ledger
-from .model import Model
-from .models import Document, FeedItem, FetchResult, Guess, Outcome, Source
+from .learned_model import Model
+from .records import Document, FeedItem, FetchResult, Guess, Outcome, Source
 from .snapshots import SnapshotStore
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay

@@ -16,7 +16,7 @@ from protego import Protego
 from .config import Settings
 from .errors import FetchError
 from .fetch import Fetcher
-from .models import FetchResult
+from .records import FetchResult
 
 ROBOTS_TTL = 24 * 3600.0
 ROBOTS_RETRY = 600.0  # an unreachable robots.txt is asked again after this long

@@ -19,8 +19,8 @@ from .errors import FetchError, IngestError, SourceError
 from .charset import page_html
 from .feeds import looks_like_feed, parse_feed
 from .ledger import SourceState
-from .models import FeedItem, FetchResult, Outcome, Source
-from .pages import discover_feed, find_article_links
+from .records import FeedItem, FetchResult, Outcome, Source
+from .listings import discover_feed, find_article_links
 from .pipeline import Job, Run, hint_from_json, hint_json, ingest_many, spread_by_host
 from .sitemaps import parse_sitemap
 from .timing import failure_delay, next_interval, publish_interval, server_asked

@@ -23,8 +23,8 @@ from .charset import page_html
 from .extract import extract_document, extract_pdf, paper_text, require_text, text_hash
 from .fingerprint import fingerprint
 from .guess import guess
-from .model import Model
-from .models import Document, FeedItem, FetchResult, Guess, Note, Source
+from .learned_model import Model
+from .records import Document, FeedItem, FetchResult, Guess, Note, Source
 from .render import load_template, render_note
 from .taxonomy import Taxonomy
 
@@ -33,7 +33,7 @@ TASKS_PER_WORKER = 250  # then a fresh worker: lxml trees of big pages leave a w
 
 
 @dataclass(frozen=True)
-class Page:
+class PageInput:
     """What one item's extraction reads: a web page's HTML, a PDF's bytes, or both (a paper's
     abstract page and its full text)."""
 
@@ -43,15 +43,15 @@ class Page:
     pdf_url: str | None = None
 
 
-def page_of(result: FetchResult, full_text: FetchResult | None = None) -> Page:
+def page_of(result: FetchResult, full_text: FetchResult | None = None) -> PageInput:
     if result.is_pdf:
-        return Page(result.final_url, pdf=result.content, pdf_url=result.final_url)
+        return PageInput(result.final_url, pdf=result.content, pdf_url=result.final_url)
     if full_text is not None:
-        return Page(result.final_url, html=page_html(result), pdf=full_text.content, pdf_url=full_text.final_url)
-    return Page(result.final_url, html=page_html(result))
+        return PageInput(result.final_url, html=page_html(result), pdf=full_text.content, pdf_url=full_text.final_url)
+    return PageInput(result.final_url, html=page_html(result))
 
 
-def read_page(page: Page, today: date) -> Document:
+def extract_page(page: PageInput, today: date) -> Document:
     if page.html is None:
         return extract_pdf(page.pdf or b"", page.url, today=today)
     # an arXiv page whose own text is short still makes a note from its abstract
@@ -67,9 +67,9 @@ class Prepared:
     simhash: int | None  # fingerprint.fingerprint of the main text; None for a short text
 
 
-def prepare(page: Page, today: date, hint: FeedItem | None, source: Source | None, *,
+def prepare(page: PageInput, today: date, hint: FeedItem | None, source: Source | None, *,
             settings: Settings, taxonomy: Taxonomy, model: Model, template: jinja2.Template) -> Prepared:
-    document = with_fallbacks(read_page(page, today), hint, source, today=today)
+    document = with_fallbacks(extract_page(page, today), hint, source, today=today)
     choice = guess(document, settings, source.defaults if source else None, taxonomy=taxonomy, model=model)
     note = render_note(document, choice, template, archived_on=today.isoformat())
     return Prepared(document, choice, note, text_hash(document.text), fingerprint(document.text))
@@ -112,7 +112,7 @@ class Preparer:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def __call__(self, page: Page, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
+    def __call__(self, page: PageInput, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
         if self.pool is not None:
             return self.pool.submit(_prepare_in_worker, page, today, hint, source).result()
         template_path = source.template if source and source.template else None
@@ -138,5 +138,5 @@ def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
     _worker["preparer"] = Preparer(settings, taxonomy, model, load_template(settings.template))
 
 
-def _prepare_in_worker(page: Page, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
+def _prepare_in_worker(page: PageInput, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:
     return _worker["preparer"](page, today, hint, source)

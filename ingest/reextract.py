@@ -17,7 +17,7 @@ from pathlib import Path
 from .archive import read_frontmatter
 from .errors import IngestError
 from .ledger import Snapshot
-from .models import FetchResult, Source
+from .records import FetchResult, Source
 from .pipeline import Run, hint_from_json, note_digest
 from .writer import replace_note, write_note
 

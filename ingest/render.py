@@ -11,7 +11,7 @@ import yaml
 
 from .errors import ConfigError
 from .features import slug, url_host
-from .models import Document, Guess, Note
+from .records import Document, Guess, Note
 
 BUILTIN_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
 MAX_NAME = 120  # whole file name, suffix and extension included

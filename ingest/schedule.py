@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .errors import IngestError
-from .models import Source
+from .records import Source
 from .poll import PollSummary, choose_sources, poll
 from .pipeline import Run, recover, sync_archive
 

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 import lxml.etree
 
 from .errors import SourceError
-from .models import FeedItem
+from .records import FeedItem
 from .urls import InvalidURLError, normalize_url, url_key
 
 Element = lxml.etree._Element

@@ -23,8 +23,8 @@ import tomlkit.items
 
 from .config import PRIORITIES
 from .errors import ConfigError
-from .features import slug as kebab_case
-from .models import SOURCE_KINDS, NoteDefaults, Source
+from .features import slug
+from .records import SOURCE_KINDS, NoteDefaults, Source
 from .urls import InvalidURLError, normalize_url, url_key
 
 DEFAULT_SOURCES = Path("config") / "sources.toml"
@@ -505,7 +505,7 @@ def unique_name(url: str, taken: set[str]) -> str:
 def unique(name: str, taken: Iterable[str]) -> str:
     """`name` cut to MAX_NAME, or with the first free suffix -2, -3 …"""
     taken = set(taken)
-    base = slug(name) or "source"
+    base = name_slug(name) or "source"
     if base not in taken:
         return base
     n = 2
@@ -517,9 +517,9 @@ def unique(name: str, taken: Iterable[str]) -> str:
         n += 1
 
 
-def slug(text: str) -> str:
+def name_slug(text: str) -> str:
     """Lowercase ASCII kebab-case of at most MAX_NAME characters, cut at a hyphen when it can be."""
-    name = kebab_case(text)
+    name = slug(text)
     if len(name) > MAX_NAME:
         cut = name[:MAX_NAME + 1]
         name = cut.rsplit("-", 1)[0] if "-" in cut else name[:MAX_NAME]
@@ -542,4 +542,4 @@ def _name_from_url(url: str) -> str:
             segment = segment.removesuffix(suffix)
         if segment and segment not in _URL_NOISE:
             words.append(segment)
-    return slug("-".join(words[:5])) or "source"
+    return name_slug("-".join(words[:5])) or "source"

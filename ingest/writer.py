@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .errors import WriteError
-from .worker import dead_here, host
+from .claim_owner import dead_here, host
 
 TEMP_PREFIX = ".ingest-tmp-"
 # .ingest-tmp-<pid>@<host>-<random>.md: the writer's name tells a restart whether it is still alive

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 from conftest import article, ledger_sql as sql
-from ingest.worker import host
+from ingest.claim_owner import host
 
 def ledger_path(root: Path) -> Path:
     return root / "state" / "ledger.db"

@@ -12,7 +12,7 @@ import pytest
 from conftest import GOLDEN, PAGES, bench_module
 from ingest.charset import page_html
 from ingest.extract import extract_document
-from ingest.models import FetchResult, Guess
+from ingest.records import FetchResult, Guess
 from ingest.render import load_template, render_note
 
 ROOT = Path(__file__).resolve().parent.parent

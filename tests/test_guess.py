@@ -9,7 +9,7 @@ import pytest
 
 from ingest.config import Settings
 from ingest.guess import Evidence, guess, rank, select_tags
-from ingest.models import Document, NoteDefaults
+from ingest.records import Document, NoteDefaults
 from ingest.taxonomy import load_taxonomy, parse_taxonomy
 from ingest.errors import ConfigError
 

@@ -15,8 +15,8 @@ from ingest.config import Settings
 from ingest.guess import guess
 from ingest.learn import (_idf, _idf_without, content_of, ensure_model, learn, load_model, read_archive,
                           read_note)
-from ingest.model import Model
-from ingest.models import Document
+from ingest.learned_model import Model
+from ingest.records import Document
 from ingest.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()

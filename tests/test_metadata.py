@@ -351,7 +351,7 @@ def test_the_abstract(head, body, expected):
 def test_a_page_without_text_still_has_its_metadata_but_makes_no_note():
     from ingest.errors import ExtractError
     from ingest.extract import extract_document
-    from ingest.prepare import Page, read_page
+    from ingest.prepare import PageInput, extract_page
 
     html = ('<html><head><title>Launch notes | Example Lab</title>'
             '<meta property="article:published_time" content="2024-03-02T10:00:00+00:00"></head>'
@@ -359,16 +359,16 @@ def test_a_page_without_text_still_has_its_metadata_but_makes_no_note():
     document = extract_document(html, "https://example.org/launch", today=TODAY)
     assert (document.title, document.date, document.text) == ("Launch notes", "2024-03-02", "")
     with pytest.raises(ExtractError) as caught:
-        read_page(Page("https://example.org/launch", html=html), TODAY)
+        extract_page(PageInput("https://example.org/launch", html=html), TODAY)
     assert caught.value.code == "no_main_text"
 
 
 def test_an_arxiv_page_with_little_text_of_its_own_makes_a_note_from_its_abstract():
-    from ingest.prepare import Page, read_page
+    from ingest.prepare import PageInput, extract_page
 
     abstract = "We study how sparse autoencoders recover features from superposition in small models. " * 3
     html = ('<html><head><meta name="citation_title" content="Sparse features">'
             '<meta name="citation_arxiv_id" content="2401.01234">'
             f'<meta name="citation_abstract" content="{abstract}"></head><body><p>Log in</p></body></html>')
-    document = read_page(Page("https://arxiv.org/abs/2401.01234", html=html), TODAY)
+    document = extract_page(PageInput("https://arxiv.org/abs/2401.01234", html=html), TODAY)
     assert document.text.startswith("### Abstract\n\nWe study how sparse autoencoders")

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from ingest.errors import SourceError
-from ingest.models import Source
+from ingest.records import Source
 from ingest.opml import sources_from_opml, sources_to_opml
 from ingest.sources import DEFAULT_SOURCES, add_source, load_sources
 

@@ -268,8 +268,8 @@ def test_prepare_in_a_worker_process_gives_what_it_gives_here():
     import os
 
     from ingest.config import Settings
-    from ingest.model import Model
-    from ingest.prepare import POOL_MIN_ITEMS, Page, Preparer, _worker
+    from ingest.learned_model import Model
+    from ingest.prepare import POOL_MIN_ITEMS, PageInput, Preparer, _worker
     from ingest.render import load_template
     from ingest.taxonomy import Taxonomy
 
@@ -282,7 +282,7 @@ def test_prepare_in_a_worker_process_gives_what_it_gives_here():
         worker_pid = there.pool.submit(os.getpid).result()
         assert worker_pid != os.getpid()
         url = "https://lab.example/posts/5"
-        page = Page(url, html=html)
+        page = PageInput(url, html=html)
         assert there(page, T0.date(), None, None) == here(page, T0.date(), None, None)
     finally:
         there.close()

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import article, ledger_sql as sql, rss
 from ingest.urls import url_key
-from ingest.worker import host
+from ingest.claim_owner import host
 
 
 FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)

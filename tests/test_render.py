@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
 from ingest.features import slug
-from ingest.models import Document, Guess
+from ingest.records import Document, Guess
 from ingest.render import MAX_NAME, load_template, note_filename, render_note, yaml_flow, yaml_quoted, yaml_scalar
 
 SPEC_FIELDS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.models import NoteDefaults, Source
+from ingest.records import NoteDefaults, Source
 from ingest.sources import (
     DEFAULT_SOURCES,
     add_source,

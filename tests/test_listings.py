@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import SourceError
-from ingest.pages import discover_feed, find_article_links
+from ingest.listings import discover_feed, find_article_links
 
 LISTING = Path(__file__).parent / "fixtures" / "listing"
 LAB = "https://www.example-lab.org"

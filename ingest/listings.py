@@ -9,7 +9,7 @@ import lxml.etree
 import lxml.html
 
 from .errors import SourceError
-from .models import FeedItem
+from .records import FeedItem
 from .urls import InvalidURLError, normalize_url, same_site, url_key
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")

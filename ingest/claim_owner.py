@@ -12,7 +12,7 @@ def host() -> str:
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in socket.gethostname()) or "host"
 
 
-def worker_id() -> str:
+def owner_id() -> str:
     """`host:pid`, written beside every claim this process takes."""
     return f"{host()}:{os.getpid()}"
 
