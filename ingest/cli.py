@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError, IngestError
+from .records import SourceStatus, State
 
 
 class Fatal(click.ClickException):
@@ -93,7 +94,7 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
         if force or not _guard(lambda: all_known(run, given)):  # the model is only needed for new notes
             _refresh_model(run)
         for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
-            failed |= outcome.status == "failed"
+            failed |= outcome.status == State.FAILED
     ctx.exit(1 if failed else 0)
 
 
@@ -142,12 +143,12 @@ class Report:
         elif self.dry_run and outcome.note_text is not None:
             click.echo(outcome.note_text, nl=False)
             click.echo(f"dry run: would create {display_path(outcome.path)}", err=True)
-        elif outcome.status == "created":
+        elif outcome.status == State.CREATED:
             self.echo(f"created {display_path(outcome.path)}")
-        elif outcome.status == "duplicate":
+        elif outcome.status == State.DUPLICATE:
             where = f" (archived as {display_path(outcome.path)})" if outcome.path else ""
             self.echo(f"duplicate {_one_line(outcome.url)}{where}")
-        elif outcome.status == "skipped":
+        elif outcome.status == State.SKIPPED:
             self.echo(f"skipped {_one_line(outcome.url)}: {outcome.error}")
         else:
             self.echo(f"failed {_one_line(outcome.url)}: {outcome.error}")
@@ -163,11 +164,11 @@ class Report:
             click.echo(json.dumps({"source": report.name, "status": report.status, "found": report.found,
                                    "new": len(report.jobs), "error": report.error}))
             return
-        if report.status == "failed":
+        if report.status == SourceStatus.FAILED:
             self.echo(f"source {report.name} failed: {report.error}")
-        elif report.status == "skipped":
+        elif report.status == SourceStatus.SKIPPED:
             self.echo(f"source {report.name} skipped: {report.error}")
-        elif report.status == "unchanged" and not report.found:
+        elif report.status == SourceStatus.UNCHANGED and not report.found:
             self.echo(f"source {report.name}: unchanged")
         else:
             extra = f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""
@@ -290,7 +291,7 @@ def status_command(ctx, limit, as_json):
         click.echo("no items yet; archive one with: ingest url URL")
     for row in rows:
         when = row["updated_at"].strftime("%Y-%m-%d %H:%M")
-        detail = display_path(row["note_path"]) if row["outcome"] == "created" else (row["error"] or "")
+        detail = display_path(row["note_path"]) if row["outcome"] == State.CREATED else (row["error"] or "")
         if as_json:
             click.echo(json.dumps({k: (str(v) if v is not None and k.endswith("_at") else v) for k, v in row.items()}))
         else:
@@ -439,7 +440,7 @@ def poll_command(ctx, names, every_source, output, as_json):
         on_source = _source_reporter(settings, report)
         summary = _guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
                                       due_only=not (names or every_source)))
-    failed_items = summary.count("failed")
+    failed_items = summary.count(State.FAILED)
     line = (f"polled {len(summary.sources)} source(s): {summary.count('created')} new note(s), "
             f"{summary.count('duplicate')} duplicate(s), {failed_items} failed item(s), "
             f"{len(summary.failed_sources)} failed source(s)")
@@ -628,7 +629,7 @@ def sources_check(ctx, name):
         # parse even an unchanged document: the point is to show what it holds
         state = dataclasses.replace(state, etag=None, last_modified=None, body_hash=None)
         report = _guard(lambda: poll_source(run, state, source, due_only=False))
-    if report.status == "failed":
+    if report.status == SourceStatus.FAILED:
         click.echo(f"source {name} failed: {report.error}")
         ctx.exit(1)
     click.echo(f"source {name}: {report.found} entries, {len(report.jobs)} would be ingested"

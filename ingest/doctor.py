@@ -15,6 +15,7 @@ from pathlib import Path
 from .archive import note_folders, read_note_url, scan_archive
 from .config import Settings
 from .ledger import Ledger
+from .records import State
 from .reextract import BESIDE_SUFFIX
 from .writer import leftovers, remove_leftovers
 
@@ -87,7 +88,7 @@ def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | Non
             findings.append(Finding(f"missing note for {url}: {note_path} is gone; if it was not deleted on "
                                     f"purpose, `ingest url --force {url}` fetches it again", False, False))
         elif repair:
-            ledger.finish(item_id, "created", now, note_path=str(Path(moved).resolve()))
+            ledger.finish(item_id, State.CREATED, now, note_path=str(Path(moved).resolve()))
             recorded.add(Path(moved).resolve())
             findings.append(Finding(f"followed the note of {url} to {moved}", True))
         else:
@@ -99,7 +100,7 @@ def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | Non
         if resolved in recorded or resolved.parent != inside or key is None or path.endswith(BESIDE_SUFFIX):
             continue  # a reextracted version waits beside its note for the curator: not a second note
         known = ledger.lookup([key])
-        if known is not None and known.outcome in ("created", "duplicate") and known.note_path:
+        if known is not None and known.outcome in (State.CREATED, State.DUPLICATE) and known.note_path:
             if Path(known.note_path).resolve() != resolved and Path(known.note_path).exists():
                 findings.append(Finding(f"two notes for one URL: {path} and {known.note_path}; keep one", False, False))
             continue

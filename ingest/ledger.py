@@ -19,10 +19,10 @@ from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from .errors import LedgerError
 from .claim_owner import dead_here, owner_id
+from .records import DONE, State
 
 HEAD = "0008"  # latest migration; keep in step with ingest/migrations/versions
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
-DONE = ("created", "duplicate", "archived")  # outcomes that mean "never fetch this again"
 BATCH = 500  # keys per IN (...): SQLite's bound-parameter limit
 SOURCE_LEASE = timedelta(minutes=30)  # a worker polling a source holds it this long at most
 STALE_CLAIM = timedelta(minutes=15)  # a "pending" item older than this was left by a dead worker
@@ -357,14 +357,14 @@ class Ledger:
                 sa.select(archive_notes.c.path).where(archive_notes.c.url_key.in_(keys)).limit(1)
             ).scalar()
         if path:  # e.g. a note written just before a crash, which the ledger never heard of
-            return Known(known.item_id if known else None, "archived", path)
+            return Known(known.item_id if known else None, State.ARCHIVED, path)
         return known
 
     def lookup_hash(self, content_hash: str, *, exclude: int | None = None) -> Known | None:
         with self._guard("read"), self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(*KNOWN_COLUMNS)
-                .where(items.c.content_hash == content_hash, items.c.outcome == "created", items.c.id != (exclude or -1))
+                .where(items.c.content_hash == content_hash, items.c.outcome == State.CREATED, items.c.id != (exclude or -1))
                 .order_by(items.c.id)
                 .limit(1)
             ).first()
@@ -377,7 +377,7 @@ class Ledger:
             rows = conn.execute(
                 sa.select(items.c.id, items.c.simhash)
                 .where(items.c.id.in_(sa.select(simhash_bands.c.item_id).where(simhash_bands.c.band.in_(bands))),
-                       items.c.outcome == "created", items.c.simhash.is_not(None), items.c.id != (exclude or -1))
+                       items.c.outcome == State.CREATED, items.c.simhash.is_not(None), items.c.id != (exclude or -1))
                 .order_by(items.c.id)
             ).all()
         return [(r.id, r.simhash) for r in rows]
@@ -399,7 +399,7 @@ class Ledger:
     @staticmethod
     def _resolve(conn: sa.Connection, row) -> Known:
         for _ in range(10):  # duplicate chains are short; the bound guards against a cycle
-            if row.outcome != "duplicate" or row.duplicate_of is None:
+            if row.outcome != State.DUPLICATE or row.duplicate_of is None:
                 break
             target = conn.execute(
                 sa.select(*KNOWN_COLUMNS)
@@ -422,7 +422,7 @@ class Ledger:
         with self._guard("write"), self.engine.begin() as conn:
             item_id = conn.execute(
                 items.insert().values(
-                    url=url, url_key=key, outcome="pending", created_at=now, updated_at=now, attempts=1,
+                    url=url, url_key=key, outcome=State.PENDING, created_at=now, updated_at=now, attempts=1,
                     claimed_by=me, **extra
                 )
             ).inserted_primary_key[0]
@@ -440,11 +440,11 @@ class Ledger:
                 items.update()
                 .where(
                     items.c.id == owner,
-                    items.c.outcome.in_(("queued", "failed"))
-                    | ((items.c.outcome == "pending") & (items.c.updated_at < now - STALE_CLAIM)),
+                    items.c.outcome.in_((State.QUEUED, State.FAILED))
+                    | ((items.c.outcome == State.PENDING) & (items.c.updated_at < now - STALE_CLAIM)),
                 )
                 .values(
-                    outcome="pending", url=url, error=None, error_code=None, retry_at=None, updated_at=now,
+                    outcome=State.PENDING, url=url, error=None, error_code=None, retry_at=None, updated_at=now,
                     attempts=items.c.attempts + 1, claimed_by=me,
                 )
             )
@@ -473,7 +473,7 @@ class Ledger:
             path = conn.execute(
                 sa.select(archive_notes.c.path).where(archive_notes.c.url_key.in_(keys)).limit(1)
             ).scalar()
-            return Known(None, "archived", path) if path else None
+            return Known(None, State.ARCHIVED, path) if path else None
 
     def item_attempts(self, item_id: int) -> int:
         with self._guard("read"), self.engine.connect() as conn:
@@ -482,11 +482,11 @@ class Ledger:
     def due_items(self, now: datetime, max_attempts: int) -> list[RetryItem]:
         """The work waiting in the ledger: queued items, and failed ones whose failure was
         transient and whose retry time has come."""
-        retry = (items.c.outcome == "failed") & (items.c.retry_at <= now) & (items.c.attempts < max_attempts)
+        retry = (items.c.outcome == State.FAILED) & (items.c.retry_at <= now) & (items.c.attempts < max_attempts)
         with self._guard("read"), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(items.c.id, items.c.url, items.c.source_id, items.c.hint)
-                .where((items.c.outcome == "queued") | retry)
+                .where((items.c.outcome == State.QUEUED) | retry)
                 .order_by(items.c.retry_at, items.c.id)
             )
             return [RetryItem(r.id, r.url, r.source_id, r.hint) for r in rows]
@@ -504,8 +504,8 @@ class Ledger:
             lost = self._lost_claims(conn, now)
             for batch in _batches(lost):
                 conn.execute(
-                    items.update().where(items.c.id.in_(batch), items.c.outcome == "pending")
-                    .values(outcome="queued", retry_at=now, claimed_by=None, error="its worker stopped",
+                    items.update().where(items.c.id.in_(batch), items.c.outcome == State.PENDING)
+                    .values(outcome=State.QUEUED, retry_at=now, claimed_by=None, error="its worker stopped",
                             error_code="interrupted")
                 )
             dropped = self._lost_sources(conn, now)
@@ -521,7 +521,7 @@ class Ledger:
     @staticmethod
     def _lost_claims(conn: sa.Connection, now: datetime) -> list[int]:
         pending = conn.execute(
-            sa.select(items.c.id, items.c.claimed_by, items.c.updated_at).where(items.c.outcome == "pending")
+            sa.select(items.c.id, items.c.claimed_by, items.c.updated_at).where(items.c.outcome == State.PENDING)
         ).all()
         return [r.id for r in pending if dead_here(r.claimed_by) or _aware(r.updated_at) < now - STALE_CLAIM]
 
@@ -545,7 +545,7 @@ class Ledger:
         with self._guard("read"), self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(items.c.id, items.c.url, items.c.note_path)
-                .where(items.c.outcome == "created", items.c.note_path.is_not(None))
+                .where(items.c.outcome == State.CREATED, items.c.note_path.is_not(None))
             ).all()
             keys: dict[int, list[str]] = {}
             for item_id, key in conn.execute(sa.select(aliases.c.item_id, aliases.c.key)):
@@ -564,14 +564,14 @@ class Ledger:
             owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
             if owner is None:
                 owner = conn.execute(items.insert().values(
-                    url=url, url_key=key, outcome="created", note_path=path, attempts=0,
+                    url=url, url_key=key, outcome=State.CREATED, note_path=path, attempts=0,
                     created_at=now, updated_at=now,
                 )).inserted_primary_key[0]
                 conn.execute(aliases.insert().values(key=key, item_id=owner))
                 return
             conn.execute(
-                items.update().where(items.c.id == owner, items.c.outcome.not_in(("created", "duplicate")))
-                .values(outcome="created", note_path=path, error=None, error_code=None, retry_at=None,
+                items.update().where(items.c.id == owner, items.c.outcome.not_in((State.CREATED, State.DUPLICATE)))
+                .values(outcome=State.CREATED, note_path=path, error=None, error_code=None, retry_at=None,
                         claimed_by=None, updated_at=now)
             )
 
@@ -595,7 +595,7 @@ class Ledger:
                       snapshots.c.body_sha256, snapshots.c.fetched_at)
             .select_from(items.outerjoin(latest, latest.c.item_id == items.c.id)
                          .outerjoin(snapshots, snapshots.c.id == latest.c.id))
-            .where(items.c.outcome == "created")
+            .where(items.c.outcome == State.CREATED)
             .order_by(items.c.id)
         )
         if keys is not None:
@@ -850,7 +850,7 @@ def _enqueue(conn: sa.Connection, item: dict, source_id: int, now: datetime) -> 
         try:
             with conn.begin_nested():
                 item_id = conn.execute(items.insert().values(
-                    url=item["url"], url_key=item["url_key"], outcome="queued", attempts=0, retry_at=now,
+                    url=item["url"], url_key=item["url_key"], outcome=State.QUEUED, attempts=0, retry_at=now,
                     source_id=source_id, hint=item.get("hint"), created_at=now, updated_at=now,
                 )).inserted_primary_key[0]
                 conn.execute(aliases.insert().values(key=item["url_key"], item_id=item_id))
@@ -858,8 +858,8 @@ def _enqueue(conn: sa.Connection, item: dict, source_id: int, now: datetime) -> 
         except IntegrityError:  # another worker queued it a moment ago
             return
     conn.execute(
-        items.update().where(items.c.id == owner, items.c.outcome == "failed", items.c.retry_at.is_(None))
-        .values(outcome="queued", retry_at=now, attempts=0, source_id=source_id, hint=item.get("hint"), updated_at=now)
+        items.update().where(items.c.id == owner, items.c.outcome == State.FAILED, items.c.retry_at.is_(None))
+        .values(outcome=State.QUEUED, retry_at=now, attempts=0, source_id=source_id, hint=item.get("hint"), updated_at=now)
     )
 
 

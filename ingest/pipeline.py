@@ -28,9 +28,9 @@ from .config import Settings
 from .errors import FetchError, IngestError, LedgerError, WriteError
 from . import scholarly
 from .fingerprint import NEAR_DISTANCE, bands, distance
-from .ledger import DONE, Known, Ledger
+from .ledger import Known, Ledger
 from .learned_model import Model
-from .records import Document, FeedItem, FetchResult, Guess, Outcome, Source
+from .records import DONE, Document, FeedItem, FetchResult, Guess, Outcome, Source, State
 from .snapshots import SnapshotStore
 from .taxonomy import Taxonomy
 from .timing import item_retry_delay
@@ -70,7 +70,7 @@ class Run:
         found = self.ledger.lookup(keys)
         if found is None:
             path = next((self.archived[k] for k in keys if k in self.archived), None)
-            found = Known(None, "archived", path) if path else None
+            found = Known(None, State.ARCHIVED, path) if path else None
         return found
 
     @property
@@ -159,9 +159,9 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
 
     def one(job: Job) -> Outcome:
         if run.stop.is_set():  # a source's item stays queued in the ledger for the next run
-            return Outcome(job.url, "skipped", error="stopped before it started")
+            return Outcome(job.url, State.SKIPPED, error="stopped before it started")
         if unwritable.is_set():
-            return Outcome(job.url, "skipped", error="not started: the output folder cannot be written")
+            return Outcome(job.url, State.SKIPPED, error="not started: the output folder cannot be written")
         # the same URL twice in one batch: the second waits for the first and is its duplicate
         with run._locks[try_key(job.url) or job.url]:
             outcome = ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
@@ -202,39 +202,39 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     try:
         key = url_key(url)
     except InvalidURLError as exc:
-        return Outcome(url, "failed", error=exc.message, code=exc.code)
+        return Outcome(url, State.FAILED, error=exc.message, code=exc.code)
     if not run.force:
         known = run.known([key])
         if known and known.outcome in DONE:
-            if known.outcome == "archived" and known.item_id is not None and not run.dry_run:
+            if known.outcome == State.ARCHIVED and known.item_id is not None and not run.dry_run:
                 _adopt(run, known)
-            return Outcome(url, "duplicate", path=known.note_path)
+            return Outcome(url, State.DUPLICATE, path=known.note_path)
     now = run.clock()
     item_id = None
     if not run.dry_run:
         item_id = run.ledger.claim(url, key, now, force=run.force, source_id=source_id, hint=hint_json(hint))
         if item_id is None:
             known = run.known([key])
-            if known and known.outcome == "pending":
-                return Outcome(url, "skipped", error="another worker is ingesting this URL right now", code="claimed")
-            return Outcome(url, "duplicate", path=known.note_path if known else None)
+            if known and known.outcome == State.PENDING:
+                return Outcome(url, State.SKIPPED, error="another worker is ingesting this URL right now", code="claimed")
+            return Outcome(url, State.DUPLICATE, path=known.note_path if known else None)
     try:
         return _fetch_and_write(url, item_id, run, now, hint, source)
     except WriteError as exc:  # the folder's fault, not the item's: it waits, queued, for a folder that works
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, "queued", run.clock(), retry_at=run.clock(), error=exc.message,
+                run.ledger.finish(item_id, State.QUEUED, run.clock(), retry_at=run.clock(), error=exc.message,
                                   error_code=exc.code)
-        return Outcome(url, "failed", error=exc.message, code=exc.code)
+        return Outcome(url, State.FAILED, error=exc.message, code=exc.code)
     except IngestError as exc:
         if item_id is not None:
             with contextlib.suppress(LedgerError):
                 _record_failure(run, item_id, exc)
-        return Outcome(url, "failed", error=exc.message, code=exc.code)
+        return Outcome(url, State.FAILED, error=exc.message, code=exc.code)
     except BaseException:  # Ctrl-C: release the claim so the next run need not wait for it to go stale
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, "failed", run.clock(), error="interrupted", error_code="interrupted",
+                run.ledger.finish(item_id, State.FAILED, run.clock(), error="interrupted", error_code="interrupted",
                                   retry_at=run.clock())
         raise
 
@@ -244,7 +244,7 @@ def _adopt(run: Run, known: Known) -> None:
     curator): the item is done, with that note."""
     written_here = Path(known.note_path).resolve().parent == run.settings.output_dir.resolve()
     with contextlib.suppress(LedgerError):
-        run.ledger.finish(known.item_id, "created" if written_here else "duplicate", run.clock(),
+        run.ledger.finish(known.item_id, State.CREATED if written_here else State.DUPLICATE, run.clock(),
                           note_path=known.note_path, error=None, error_code=None, retry_at=None)
 
 
@@ -256,7 +256,7 @@ def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
         attempts = run.ledger.item_attempts(item_id)
         if attempts < run.settings.item_retries:
             retry_at = now + item_retry_delay(attempts, run.settings)
-    run.ledger.finish(item_id, "failed", now, error=exc.message, error_code=exc.code, retry_at=retry_at)
+    run.ledger.finish(item_id, State.FAILED, now, error=exc.message, error_code=exc.code, retry_at=retry_at)
 
 
 def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
@@ -274,16 +274,16 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         if duplicate is not None:
             if item_id is not None:
                 run.ledger.finish(
-                    item_id, "duplicate", run.clock(), duplicate_of=duplicate.item_id, note_path=duplicate.note_path,
+                    item_id, State.DUPLICATE, run.clock(), duplicate_of=duplicate.item_id, note_path=duplicate.note_path,
                     final_url=result.final_url, canonical_url=document.canonical_url,
                     content_hash=content_hash, title=document.title,
                 )
-            return Outcome(url, "duplicate", path=duplicate.note_path)
+            return Outcome(url, State.DUPLICATE, path=duplicate.note_path)
     if run.explain:
         run.guesses[url] = prepared.guess
     if run.dry_run:
         path = run.settings.output_dir / note.filename
-        return Outcome(url, "created", path=str(path), note_text=note.text)
+        return Outcome(url, State.CREATED, path=str(path), note_text=note.text)
     # the snapshots first: a crash after them leaves only spare blobs
     kept = [(role, fetched, run.snapshots.put(fetched.content))
             for role, fetched in (("page", result), ("full_text", full_text)) if fetched is not None]
@@ -293,7 +293,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
             run.ledger.record_snapshot(item_id, fetched.url, fetched.final_url, fetched.status, fetched.headers,
                                        body_sha256, len(fetched.content), fetched.fetched_at, role)
         run.ledger.finish(
-            item_id, "created", run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
+            item_id, State.CREATED, run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
             date_is_fallback=note.date_is_fallback, note_sha256=note_digest(note.text),
         )
@@ -302,7 +302,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     except LedgerError:
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
-    return Outcome(url, "created", path=str(path))
+    return Outcome(url, State.CREATED, path=str(path))
 
 
 def note_digest(text: str) -> str:
@@ -359,7 +359,7 @@ def _known_elsewhere(result: FetchResult, document: Document, prepared: Prepared
     or nearly its text (a syndicated copy with other boilerplate: the SimHash within NEAR_DISTANCE)."""
     keys = [k for k in (try_key(result.final_url), try_key(document.canonical_url)) if k]
     known = run.known(keys) if run.dry_run else run.ledger.add_aliases(item_id, keys)
-    if known and (known.outcome in DONE or (known.outcome == "pending" and not run.dry_run)):
+    if known and (known.outcome in DONE or (known.outcome == State.PENDING and not run.dry_run)):
         return known
     if not run.settings.dedupe_text:
         return None

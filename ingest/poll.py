@@ -19,7 +19,7 @@ from .errors import FetchError, IngestError, SourceError
 from .charset import page_html
 from .feeds import looks_like_feed, parse_feed
 from .ledger import SourceState
-from .records import FeedItem, FetchResult, Outcome, Source
+from .records import FeedItem, FetchResult, Outcome, Source, SourceStatus, State
 from .listings import discover_feed, find_article_links
 from .pipeline import Job, Run, hint_from_json, hint_json, ingest_many, spread_by_host
 from .sitemaps import parse_sitemap
@@ -34,7 +34,7 @@ class SourceReport:
     """What one source's poll found."""
 
     name: str
-    status: str  # "new" | "unchanged" | "failed" | "skipped"
+    status: SourceStatus
     found: int = 0  # entries in the document
     jobs: list[Job] = field(default_factory=list)  # new entries to ingest
     backfill_skipped: int = 0
@@ -47,12 +47,12 @@ class PollSummary:
     sources: list[SourceReport] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: State) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def failed_sources(self) -> list[SourceReport]:
-        return [s for s in self.sources if s.status == "failed"]
+        return [s for s in self.sources if s.status == SourceStatus.FAILED]
 
 
 def fresh_state(source: Source, now: datetime) -> SourceState:
@@ -121,7 +121,7 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
     """Fetch one source and find its new entries; the ledger records how it went."""
     now = run.clock()
     if not run.dry_run and not run.ledger.claim_source(state.id, now, due_only=due_only):
-        return SourceReport(state.name, "skipped", error="being polled by another worker, or no longer due")
+        return SourceReport(state.name, SourceStatus.SKIPPED, error="being polled by another worker, or no longer due")
     try:
         report = _read_source(run, state, source, now)
     except IngestError as exc:
@@ -133,7 +133,7 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
                 state.id, last_polled_at=now, last_error=exc.message, last_error_code=exc.code,
                 consecutive_failures=failures, next_check_at=now + timedelta(seconds=delay),
             )
-        return SourceReport(state.name, "failed", error=exc.message)
+        return SourceReport(state.name, SourceStatus.FAILED, error=exc.message)
     except BaseException:
         if not run.dry_run:
             run.ledger.finish_source(state.id)  # release the claim; the source stays due
@@ -157,7 +157,7 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
         if not run.dry_run:
             run.ledger.finish_source(state.id, next_check_at=now + timedelta(seconds=interval),
                                      **_validators(result, state), **updates)
-        return SourceReport(state.name, "unchanged", moved_to=moved_to)
+        return SourceReport(state.name, SourceStatus.UNCHANGED, moved_to=moved_to)
 
     kind, fetch_url, items, ttl = _entries(run, result, state.kind)
     items = [i for i in items if _wanted(i.url, source)]
@@ -190,7 +190,7 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
             next_check_at=now + timedelta(seconds=interval), **_validators(result, state), **updates,
         )
     jobs = [Job(i.url, i, source, state.id) for _, i in to_ingest]
-    return SourceReport(state.name, "new" if jobs else "unchanged", found=len(items), jobs=jobs,
+    return SourceReport(state.name, SourceStatus.NEW if jobs else SourceStatus.UNCHANGED, found=len(items), jobs=jobs,
                         backfill_skipped=len(skipped), moved_to=moved_to)
 
 

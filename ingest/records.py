@@ -4,6 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where an item stands: in the ledger's `outcome` column and in an Outcome's `status`.
+
+    A StrEnum, so it is stored and printed as its plain value."""
+
+    QUEUED = "queued"  # known, not started
+    PENDING = "pending"  # claimed by a worker (claim_owner.owner_id)
+    CREATED = "created"  # a note was written
+    DUPLICATE = "duplicate"  # another item or archived note has it
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not started (a stop came first, or another worker holds it); never in the ledger
+    ARCHIVED = "archived"  # a note of the curators' archive; never in the ledger
+
+
+DONE = (State.CREATED, State.DUPLICATE, State.ARCHIVED)  # never fetch these again
+
+
+class SourceStatus(StrEnum):
+    """What one poll of a source came to."""
+
+    NEW = "new"  # entries not seen before
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another worker has it, or it is no longer due
 
 
 @dataclass(frozen=True)
@@ -90,7 +117,7 @@ class Outcome:
     """What happened to one URL: created, duplicate or failed."""
 
     url: str
-    status: str  # "created" | "duplicate" | "failed" | "skipped" (a stop came first)
+    status: State  # created | duplicate | failed | skipped
     path: str | None = None
     error: str | None = None
     code: str | None = None

@@ -17,7 +17,7 @@ from pathlib import Path
 from .archive import read_frontmatter
 from .errors import IngestError
 from .ledger import Snapshot
-from .records import FetchResult, Source
+from .records import FetchResult, Source, State
 from .pipeline import Run, hint_from_json, note_digest
 from .writer import replace_note, write_note
 
@@ -66,7 +66,7 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
         if run.dry_run:
             return Reextracted(snap.url, "would-rewrite", path=str(path), text=text)
         replace_note(path, text)
-        run.ledger.finish(snap.item_id, "created", run.clock(), note_sha256=note_digest(text),
+        run.ledger.finish(snap.item_id, State.CREATED, run.clock(), note_sha256=note_digest(text),
                           title=prepared.document.title, content_hash=prepared.content_hash)
         return Reextracted(snap.url, "rewritten", path=str(path))
     beside = path.name.removesuffix(".md") + BESIDE_SUFFIX
