@@ -4,7 +4,8 @@
 
 Starts bench/site.py (a local web on 127.0.0.1–127.0.0.20) in a separate process and prints,
 each figure the median of --runs runs:
-  1. backlog: `ingest poll` over 100 feeds × 10 new entries = 1,000 articles (notes and ledger included)
+  1. backlog: `ingest poll` over 100 feeds × 10 new entries = 1,000 articles (notes and ledger included),
+     wall time and CPU time per page (all of ingest's processes)
   2. the same 1,000 article URLs through trafilatura's command line (Markdown output, its best --parallel)
   3. idle: a second poll of the 100 unchanged feeds (wall time, requests, pages extracted)
   4. peak resident memory of a 10,000-article poll
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -86,12 +88,20 @@ def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, su
     return time.perf_counter() - started, done
 
 
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every finished child process so far, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_ingest(port: int, runs: int) -> dict:
-    walls, idles, idle_requests, idle_extracted = [], [], [], []
+    walls, cpus, idles, idle_requests, idle_extracted = [], [], [], [], []
     for _ in range(runs):
         root = workspace(port, 100, 10)
         try:
+            cpu_before = children_cpu_s()
             wall, done = timed(INGEST + ["poll"], root)
+            cpus.append(children_cpu_s() - cpu_before)
             notes = len(list((root / "seeds").glob("*.md")))
             if notes != 1000:
                 raise SystemExit(f"bench: ingest wrote {notes} notes, not 1,000:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -105,6 +115,7 @@ def bench_ingest(port: int, runs: int) -> dict:
             shutil.rmtree(root, ignore_errors=True)
     wall = statistics.median(walls)
     return {"backlog_s": round(wall, 2), "backlog_pages_per_s": round(1000 / wall, 1),
+            "backlog_cpu_ms_per_page": round(statistics.median(cpus), 1),  # CPU seconds over 1,000 pages
             "idle_s": round(statistics.median(idles), 3), "idle_requests": statistics.median(idle_requests),
             "idle_pages_extracted": max(idle_extracted)}
 
