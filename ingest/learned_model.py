@@ -48,7 +48,8 @@ class Model:
     idf: dict[str, float] = field(default_factory=dict)  # terms in two notes or more
     default_idf: float = 1.0  # for a term in one note or none
     tags: dict[str, TagStat] = field(default_factory=dict)
-    tag_weights: list[float] = field(default_factory=list)  # tag features' logistic regression, bias first
+    # tag features' logistic regression: the bias, then one weight per tags.TagFeatures field in order
+    tag_weights: list[float] = field(default_factory=list)
     tag_threshold: float = 0.1  # least probability of a picked tag beyond the first few
     tag_expected: float = 2.0  # true tags a note has beyond its candidates: where a note's picks stop
     formats: dict[str, int] = field(default_factory=dict)  # format values the archive uses, and how often
