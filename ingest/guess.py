@@ -8,6 +8,8 @@ This is the one place classification plugs in. It weighs, for each field:
   what the same host, site and author were given before, the tag vocabulary and how often a
   phrase in a text became a tag;
 - the page itself: title, main text, URL, metadata keywords and feed categories.
+
+What it reads from the page is signals.py; how tags are found, scored and picked is tags.py.
 """
 
 from __future__ import annotations
@@ -15,22 +17,18 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .features import (MAX_TEXT, capitalised_phrases, genre_tokens, is_content_word, phrases, site_terms, slug,
-                       terms, tfidf, top_terms, url_host, words)
-from .learned_model import Model, sigmoid
+from .learned_model import Model
 from .records import Document, Guess, NoteDefaults
+from .signals import PageSignals, read_signals, where_kind, where_label
+from .tags import choose_tags
 from .taxonomy import Taxonomy
 
 NEIGHBOURS = 10
 CLOSE = 0.1  # cosine from which an archived note is a neighbour worth trusting
-VECTOR_TERMS = 200  # a page is compared by its heaviest terms, as archived notes are stored
-LEAD_CHARS = 1500  # the opening of the text, where a page says what it is about
-NEW_PHRASES = 40  # phrases of the text considered as new tags
 # Kinds of evidence for a domain and for a format; the model learns how much each weighs (a
 # conditional logit over the archive), these weights serve until it has.
 DOMAIN_FEATURES = ("neighbours", "nearest", "centroid", "host", "site", "author", "keywords", "prior")
@@ -45,61 +43,6 @@ VALUE = "value:"  # feature of a format candidate that is 1 for it: a learned bi
 SECONDARY_MARGIN = 0.3  # a second domain within this much of the first (in log-odds) is secondary too …
 SECONDARY_MIN_SHARE = 0.4  # … when it holds at least this share of the probability
 SECONDARY_VOTES = 0.3  # or when this share of the nearest notes had it as a secondary domain
-TAG_FEATURES = ("in_vocab", "log_df", "neighbours", "in_title", "log_count", "p_present", "where",
-                "in_lead", "two_words", "three_words", "rarity", "capitalised", "site_tag", "tfidf", "early")
-# weights for a guesser that has learned nothing yet (no archive): phrases of the title and lead
-UNTRAINED_WEIGHTS = (-4.0, 0, 0, 0, 2.0, 1.0, 0, 0, 0.8, 0.4, 0.2, 0, 1.5, 4.0, 0, 0)
-# for a guesser without an archive: least probability of a tag beyond the first `min_tags`, and the
-# true tags a note has beyond its candidates
-UNTRAINED_THRESHOLD, UNTRAINED_EXPECTED = 0.5, 1.0
-
-
-@dataclass(frozen=True)
-class PageSignals:
-    """What the guesser reads from a document, computed once per guess."""
-
-    title: str
-    url: str
-    host: str
-    author: str
-    where: tuple[str, ...]  # host:…, site:…, by:… terms
-    vector: dict[str, float]
-    title_phrases: Counter
-    text_phrases: Counter
-    lead_phrases: Counter
-    joined: str  # '-word-word-…-' of title and text, to find tags longer than three words
-    rarity: dict[str, float]  # each text phrase's IDF over the highest (1.0: in one archived note at most)
-    capitalised: frozenset[str]
-    genre: frozenset[str]  # what kind of page it is, whatever its subject (features.genre_tokens)
-    keywords: tuple[str, ...]  # the page's keywords and feed categories
-    page_types: tuple[str, ...]  # lower case
-
-
-def read_signals(document: Document, model: Model | None = None, idf: Mapping[str, float] | None = None) -> PageSignals:
-    """`idf` replaces the model's (the learner's, with the note itself left out)."""
-    text = document.text[:MAX_TEXT]
-    title_words, text_words = words(document.title), words(text)
-    default_idf = model.default_idf if model else 1.0
-    idf = idf if idf is not None else model.idf if model else {}
-    url = document.url or document.canonical_url or ""
-    title_phrases, text_phrases = phrases(title_words), phrases(text_words)
-    return PageSignals(
-        title=document.title,
-        url=url,
-        host=url_host(url),
-        author=(document.author or "").strip(),
-        where=tuple(site_terms(url, document.author, document.sitename)),
-        vector=top_terms(tfidf(terms(document.title, text), idf, default_idf), VECTOR_TERMS),
-        title_phrases=title_phrases,
-        text_phrases=text_phrases,
-        lead_phrases=phrases(words(text[:LEAD_CHARS])),
-        joined="-" + "-".join(title_words + text_words) + "-",
-        rarity={p: idf.get(p, default_idf) / (default_idf or 1.0) for p in text_phrases},
-        capitalised=frozenset(capitalised_phrases(document.title + "\n" + text)),
-        genre=frozenset(genre_tokens(url, document.title, text, document.author, document.sitename)),
-        keywords=tuple(dict.fromkeys(k for k in document.keywords if slug(k))),
-        page_types=tuple(t.lower() for t in document.page_types),
-    )
 
 
 def guess(document: Document, settings: Settings, source: NoteDefaults | None = None, *,
@@ -137,7 +80,7 @@ def guess(document: Document, settings: Settings, source: NoteDefaults | None = 
         else:
             fmt, reasons["format"] = settings.default_format, [_default(settings.default_format)]
 
-    tags, reasons["tags"] = _tags(page, settings, taxonomy, model, neighbours, source.tags)
+    tags, reasons["tags"] = choose_tags(page, settings, taxonomy, model, neighbours, source.tags)
 
     if source.priority:
         priority, reasons["priority"] = source.priority, [f"set by the source: '{source.priority}'"]
@@ -278,11 +221,11 @@ def _learned_evidence(evidence: Evidence, label: str, allowed: set[str], page: P
         indexes = model.notes_from(key, exclude)
         counts = model.label_counts(indexes, label)
         n = sum(counts.values())
-        kind = {"host": "host", "site": "site", "by": "author"}[key.split(":", 1)[0]]
+        kind = where_kind(key)
         for value, c in counts.items():
             if value in allowed:
                 evidence.add(value, kind, c / (n + 1),
-                             f"{_where_label(key)}: {c} of {n} archived notes are {value}")
+                             f"{where_label(key)}: {c} of {n} archived notes are {value}")
     counts = model.label_counts(range(len(model.notes)), label)
     total_notes = sum(counts.values())
     for value in sorted(allowed):
@@ -301,7 +244,7 @@ def _secondary(ranked: list[Ranked], domain: str, model: Model,
             if d != domain:
                 votes[d] += s / total
     if votes:
-        best = max(votes, key=votes.get)
+        best = max(votes, key=lambda d: votes[d])
         if votes[best] >= SECONDARY_VOTES:
             return (best,), [f"{best}: a secondary domain of the nearest archived notes ({votes[best]:.0%})"]
     others = [r for r in ranked if r.value != domain]
@@ -351,244 +294,6 @@ def _format_rules(page: PageSignals, taxonomy: Taxonomy):
     return found
 
 
-# ---- tags ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class TagCandidate:
-    tag: str
-    features: list[float]
-    why: list[str]
-
-
-def tag_candidates(page: PageSignals, taxonomy: Taxonomy, model: Model, neighbours: list[tuple[float, int]],
-                   exclude: int | None = None, own_tags: tuple[str, ...] = ()) -> dict[str, TagCandidate]:
-    """Every tag worth scoring, with its features (TAG_FEATURES order).
-
-    `exclude` and `own_tags` leave one archived note out of what the model knows, so the learner
-    can compute the features of a note as if it were new."""
-    total = sum(s for s, _ in neighbours) or 1.0
-    near: dict[str, float] = defaultdict(float)
-    for s, i in neighbours:
-        for tag in model.notes[i].tags:
-            near[tag] += s / total
-    where: dict[str, tuple[float, str]] = {}
-    for key in page.where:
-        indexes = model.notes_from(key, exclude)
-        n = len(indexes)
-        for tag, c in model.label_counts(indexes, "tags").items():
-            share = c / (n + 1)
-            if share > where.get(tag, (0.0, ""))[0]:
-                where[tag] = (share, f"{_where_label(key)}: {c} of {n} archived notes tagged {tag}")
-    site_tags = _site_tags(page, taxonomy)
-
-    def df_of(tag: str) -> int:
-        stat = model.tags.get(tag)
-        return (stat.df - (tag in own_tags)) if stat else 0
-
-    vocab = Vocabulary(model, df_of)
-    pool: set[str] = set(near) | set(where) | set(site_tags)
-    pool |= {t for t in model.tags if df_of(t) > 0 and any(phrase_count(page, t))}
-    new = sorted(
-        (p for p in set(page.text_phrases) | set(page.title_phrases) if not vocab.known(p)),
-        key=lambda p: (-(page.text_phrases.get(p, 0) + 4 * page.title_phrases.get(p, 0))
-                       * page.rarity.get(p, 1.0) ** 2, p),
-    )
-    pool |= set(new[:NEW_PHRASES]) | set(page.title_phrases)
-    found: dict[str, TagCandidate] = {}
-    length = len(page.joined) or 1
-    for raw in sorted(pool):
-        tag = vocab.spelling(raw, taxonomy)
-        if tag in found or not _usable(tag, taxonomy, vocab):
-            continue
-        df = df_of(tag)
-        in_title, in_text = phrase_count(page, tag)
-        counted = bool(in_title or in_text)  # as the learner counted the tag's phrase in this note
-        if tag != raw and not counted:
-            in_title, in_text = phrase_count(page, raw)
-        in_lead = page.lead_phrases.get(tag, 0) + in_title
-        stat = model.tags.get(tag)
-        p_present = 0.0
-        if stat and (in_title or in_text):
-            leave = exclude is not None and counted
-            present = stat.present - leave
-            tagged = stat.present_tagged - (leave and tag in own_tags)
-            p_present = (max(tagged, 0) + 0.1) / (max(present, 0) + 1.0)
-        n_words = tag.count("-") + 1 - len(re.findall(r"-\d+(?=-|$)", tag))
-        w_share, w_why = where.get(tag, (0.0, ""))
-        first = page.joined.find(f"-{tag}-")
-        weight = page.rarity.get(tag, 1.0)
-        features = [
-            1.0 if df > 0 else 0.0,
-            math.log1p(max(df, 0)),
-            near.get(tag, 0.0),
-            1.0 if in_title else 0.0,
-            math.log1p(in_text),
-            p_present,
-            w_share,
-            1.0 if in_lead else 0.0,
-            1.0 if n_words == 2 else 0.0,
-            1.0 if n_words >= 3 else 0.0,
-            weight,
-            1.0 if tag in page.capitalised else 0.0,
-            1.0 if tag in site_tags else 0.0,
-            math.log1p(in_text + 3 * in_title) * weight,
-            1.0 - first / length if first >= 0 else 0.0,
-        ]
-        why = []
-        if df > 0:
-            why.append(f"vault tag ({df} note{'s' if df != 1 else ''})")
-        if near.get(tag):
-            why.append(f"on nearest notes ({near[tag]:.2f})")
-        if in_title:
-            why.append("in the title")
-        elif in_text:
-            why.append(f"in the text ×{in_text}")
-        if w_why:
-            why.append(w_why)
-        if tag in site_tags:
-            why.append(site_tags[tag])
-        found[tag] = TagCandidate(tag, features, why)
-    return found
-
-
-class Vocabulary:
-    """The vault's tags as one note sees them (its own tags left out while learning)."""
-
-    def __init__(self, model: Model, df_of):
-        self.model, self.df_of = model, df_of
-
-    def known(self, tag: str) -> bool:
-        return self.df_of(tag) > 0
-
-    def spelling(self, phrase: str, taxonomy: Taxonomy) -> str:
-        """The vault's spelling of a tag: as used, else its alias, else its plural or singular as used.
-        An alias never rewrites a tag the vault itself uses."""
-        tag = slug(phrase)
-        if self.known(tag):
-            return tag
-        tag = taxonomy.tag_aliases.get(tag, tag)
-        if self.known(tag):
-            return tag
-        variants = (tag + "s", tag + "es", tag.removesuffix("s"), tag.removesuffix("es"))
-        for variant in variants:
-            if variant != tag and self.known(variant):
-                return variant
-        return tag
-
-
-def _tags(page: PageSignals, settings: Settings, taxonomy: Taxonomy, model: Model,
-          neighbours: list[tuple[float, int]], source_tags: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
-    chosen: dict[str, str] = {}
-    for tag in source_tags:
-        chosen.setdefault(slug(tag), "set by the source")
-    for tag in settings.default_tags:
-        chosen.setdefault(slug(tag), "configured default")
-    candidates = tag_candidates(page, taxonomy, model, neighbours)
-    weights, threshold, expected = (model.tag_weights, model.tag_threshold, model.tag_expected) \
-        if model.tag_weights else (list(UNTRAINED_WEIGHTS), UNTRAINED_THRESHOLD, UNTRAINED_EXPECTED)
-    scored = {t: score_tag(c.features, weights) for t, c in candidates.items()}
-    vocab = Vocabulary(model, lambda t: model.tags[t].df if t in model.tags else 0)
-    for keyword in page.keywords:  # the page's own keywords and feed categories
-        tag = vocab.spelling(keyword, taxonomy)
-        if not _usable(tag, taxonomy, vocab) or tag.count("-") >= 4:
-            continue
-        known = vocab.known(tag)
-        # the page or its feed says so: a vault tag is near certain, a new one likely, more so when
-        # the text bears it out (meta keywords are sometimes stuffed with names)
-        said = any(phrase_count(page, tag))
-        scored[tag] = max(scored.get(tag, 0.0), 0.95 if known else 0.8 if said else 0.65)
-        candidates.setdefault(tag, TagCandidate(tag, [], []))
-        candidates[tag].why.insert(0, f"page keyword '{keyword}'" + (" (a vault tag)" if known else ""))
-    ranked = sorted(scored, key=lambda t: (-scored[t], t))
-    room = taxonomy.max_tags - len(chosen)
-    picks = select_tags(ranked, scored, threshold, expected, taxonomy.min_tags, room, vocab.known)
-    for tag in picks:
-        chosen.setdefault(tag, f"{scored[tag]:.2f}: " + "; ".join(candidates[tag].why[:3]))
-    picked = list(chosen)[: max(taxonomy.max_tags, len(source_tags))]
-    reasons = [f"{t} — {chosen[t]}" for t in picked]
-    left = [t for t in ranked if t not in chosen][:3]
-    if left:
-        reasons.append("left out: " + ", ".join(f"{t} {scored[t]:.2f}" for t in left))
-    return tuple(picked), reasons
-
-
-def score_tag(features: list[float], weights: list[float]) -> float:
-    """The probability that a candidate is one of the note's tags (a logistic regression)."""
-    return sigmoid(weights[0] + sum(w * f for w, f in zip(weights[1:], features)))
-
-
-def select_tags(ranked: list[str], scored: dict[str, float], threshold: float, expected: float, least: int,
-                most: int, known: Callable[[str], bool]) -> list[str]:
-    """The tags of `ranked` whose probability reaches `threshold`, cut where this note's expected F1
-    is best; at least `least` and at most `most`. A new phrase that is part of, or contains, a tag
-    already picked is a near-repeat and skipped.
-
-    The threshold, one for every note, is what maximises F1 over many notes (the best threshold of
-    calibrated probabilities is half the F1 it reaches, Lipton et al. 2014); the cut keeps a note
-    with a few sure tags from taking unsure ones too. The expected F1 of the first k tags is
-    2·Σp / (k + the expected number of true tags: Σp over every candidate plus `expected`, the true
-    tags a note has beyond its candidates)."""
-    order: list[str] = []
-    for tag in ranked:
-        if len(order) >= most:
-            break
-        if not known(tag) and any(_overlaps(tag, p) for p in order):
-            continue
-        order.append(tag)
-    likely = [tag for tag in order if scored[tag] >= threshold]
-    expected += sum(scored[t] for t in ranked)
-    best, count, total = -1.0, 0, 0.0
-    for k, tag in enumerate(likely, 1):
-        total += scored[tag]
-        value = 2 * total / (k + expected)
-        if value > best:
-            best, count = value, k
-    return order[: max(count, least)]
-
-
-def _overlaps(a: str, b: str) -> bool:
-    """One tag is part of the other, plurals aside ('api' and 'apis', 'launch' and 'token-launches')."""
-    a, b = _singular(a), _singular(b)
-    return f"-{a}-" in f"-{b}-" or f"-{b}-" in f"-{a}-"
-
-
-def _singular(tag: str) -> str:
-    """Each word without its plural ending, and without a final e, so that 'launch' and 'launches',
-    'cache' and 'caches' meet."""
-    plain = (w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w for w in tag.split("-"))
-    return "-".join(w.removesuffix("e") for w in plain)
-
-
-def phrase_count(page: PageSignals, tag: str) -> tuple[int, int]:
-    """(times in the title, times in the text) of a tag's phrase."""
-    if tag in page.text_phrases or tag in page.title_phrases:
-        return page.title_phrases.get(tag, 0), page.text_phrases.get(tag, 0)
-    if tag.count("-") >= 3 or not all(is_content_word(w) or w.isdigit() for w in tag.split("-")):
-        n = page.joined.count(f"-{tag}-")  # long tags and tags with stop words in them
-        return 0, n
-    return 0, 0
-
-
-def _usable(tag: str, taxonomy: Taxonomy, vocab: Vocabulary) -> bool:
-    if not tag or tag in taxonomy.generic_tags or tag.isdigit():
-        return False
-    if vocab.known(tag):
-        return True
-    parts = tag.split("-")
-    return len(tag) > 2 and is_content_word(parts[0]) and all(is_content_word(p) or p.isdigit()
-                                                              for p in parts)
-
-
-def _site_tags(page: PageSignals, taxonomy: Taxonomy) -> dict[str, str]:
-    """Tags an organisation's own site gives: taxonomy [sites]."""
-    found = {}
-    for host, tag in taxonomy.site_tags.items():
-        if page.host == host or page.host.endswith("." + host):
-            found[tag] = f"the site {host} is {tag}'s own"
-    return found
-
-
 # ---- priority -----------------------------------------------------------------------------------
 
 
@@ -622,9 +327,3 @@ def _near_examples(model: Model, neighbours: list[tuple[float, int]], label: str
             counts[value] += 1
             first.setdefault(value, f"{model.notes[i].name} ({s:.2f})")
     return {v: f"{n} of {len(neighbours)}, closest {first[v]}" for v, n in counts.items()}
-
-
-def _where_label(key: str) -> str:
-    kind, value = key.split(":", 1)
-    return {"host": "host", "site": "site", "by": "author"}[kind] + f" {value}"
-

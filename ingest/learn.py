@@ -16,21 +16,31 @@ import os
 import re
 import time
 from collections import ChainMap, Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import URL_FIELDS, read_frontmatter
 from .config import Settings
 from .features import site_terms, slug, terms, tfidf, top_terms
-from .guess import (DOMAIN_FEATURES, FORMAT_FEATURES, NEIGHBOURS, VALUE, VECTOR_TERMS, domain_evidence,
-                    format_evidence, is_bias, phrase_count, read_signals, score_tag, select_tags, tag_candidates)
+from .guess import (
+    DOMAIN_FEATURES,
+    FORMAT_FEATURES,
+    NEIGHBOURS,
+    VALUE,
+    domain_evidence,
+    format_evidence,
+    is_bias,
+)
 from .learned_model import MODEL_VERSION, Model, NoteRecord, TagStat, sigmoid
 from .records import Document
+from .signals import VECTOR_TERMS, PageSignals, read_signals
+from .tags import TagFeatures, phrase_count, score_tag, select_tags, tag_candidates
 from .taxonomy import Taxonomy
 
-_CONTENT = re.compile(r"^## Content[ \t]*$", re.M)
+_CONTENT = re.compile(r"^## Content[ \t]*$", re.MULTILINE)
 # sections curators (or their agents) add after the archived text: never part of what a page gives
-_CURATORS = re.compile(r"^## (Agent Notes|Curator Notes|Key Facts|Raw Data)\b", re.M)
+_CURATORS = re.compile(r"^## (Agent Notes|Curator Notes|Key Facts|Raw Data)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,8 @@ def learn(notes: list[ArchivedNote], taxonomy: Taxonomy, settings: Settings, *, 
     model.genre = {f: {t: n for t, n in c.items() if seen[t] >= 2} for f, c in genre.items()}
     model.index()
     tag_df = Counter(t for r in records for t in r.tags)
-    present, present_tagged = Counter(), Counter()
+    present: Counter[str] = Counter()
+    present_tagged: Counter[str] = Counter()
     for record, page in zip(records, pages):
         for tag in tag_df:
             if any(phrase_count(page, tag)):
@@ -215,14 +226,14 @@ def _idf_without(counts: Counter, df: Counter, total: int) -> dict[str, float]:
     return {t: _idf(df[t] - 1, total) for t in counts}
 
 
-# the values tried for how many tags a note gets (guess.select_tags): the least probability of a
+# the values tried for how many tags a note gets (tags.select_tags): the least probability of a
 # tag, and the true tags a note has beyond its candidates
 TAG_THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25)
 TAG_EXPECTED = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 MIN_NOTES_TO_WEIGH = 30  # fewer labelled notes than this: keep the default weights
 
 
-def _fit_choices(model: Model, pages: list, taxonomy: Taxonomy, settings: Settings) -> None:
+def _fit_choices(model: Model, pages: list[PageSignals], taxonomy: Taxonomy, settings: Settings) -> None:
     """How much each kind of evidence for the domain and the format should weigh: a conditional
     logit over the archived notes, each seen as if new (left out of what the model knows)."""
     domains, formats = [], []
@@ -308,11 +319,14 @@ def fit_choice(groups: list[tuple[list[list[float]], int]], d: int, l2: float = 
     return [round(x, 4) for x in w]
 
 
-def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
+def _fit_tags(model: Model, pages: list[PageSignals], taxonomy: Taxonomy) -> None:
     """Logistic regression over the tag candidates of every tagged note, each seen as if new
     (left out of what the model knows), then the threshold of probability and the expected count of
-    tags beyond the candidates that give the best F1 (guess.select_tags)."""
-    rows, labels, weights, groups = [], [], [], []
+    tags beyond the candidates that give the best F1 (tags.select_tags)."""
+    rows: list[TagFeatures] = []
+    labels: list[float] = []
+    weights: list[float] = []
+    groups = []
     for i, (record, page) in enumerate(zip(model.notes, pages)):
         if not record.tags:
             continue
@@ -330,8 +344,8 @@ def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
     model.tag_weights = fit_logistic(rows, labels, weights)
     scores = [score_tag(r, model.tag_weights) for r in rows]
     notes = []
-    for start, found, truth, weight in groups:
-        scored = {t: scores[start + k] for k, t in enumerate(found)}
+    for start, candidates, truth, weight in groups:
+        scored = {t: scores[start + k] for k, t in enumerate(candidates)}
         notes.append((sorted(scored, key=lambda t: (-scored[t], t)), scored, truth, weight))
     best = (-1.0, model.tag_threshold, model.tag_expected)
     for threshold in TAG_THRESHOLDS:
@@ -339,7 +353,7 @@ def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
             hit = guessed = wanted = 0.0
             for ranked, scored, truth, weight in notes:
                 picks = select_tags(ranked, scored, threshold, expected, taxonomy.min_tags, taxonomy.max_tags,
-                                    lambda t: t in model.tags and (model.tags[t].df - (t in truth)) > 0)
+                                    _known_without(model, truth))
                 hit += weight * len(truth & set(picks))
                 guessed += weight * len(picks)
                 wanted += weight * len(truth)
@@ -349,6 +363,11 @@ def _fit_tags(model: Model, pages: list, taxonomy: Taxonomy) -> None:
     model.tag_threshold, model.tag_expected = best[1], best[2]
 
 
+def _known_without(model: Model, own_tags: set[str]) -> Callable[[str], bool]:
+    """Whether a tag is a vault tag once one note's own tags are left out."""
+    return lambda t: t in model.tags and (model.tags[t].df - (t in own_tags)) > 0
+
+
 def _bulk_weight(model: Model, i: int) -> float:
     """A note from a host with many notes counts less: a bulk source must not drown out the rest."""
     hosts = [k for k in model.notes[i].where if k.startswith("host:")]
@@ -356,7 +375,7 @@ def _bulk_weight(model: Model, i: int) -> float:
     return 1.0 / math.sqrt(max(n, 1))
 
 
-def fit_logistic(rows: list[list[float]], labels: list[float], weights: list[float] | None = None,
+def fit_logistic(rows: Sequence[Sequence[float]], labels: list[float], weights: list[float] | None = None,
                  l2: float = 1.0, rounds: int = 15) -> list[float]:
     """Weights (bias first) of an L2-regularised logistic regression, by Newton's method on
     features scaled to unit spread (not centred: rows stay sparse); returned for the raw features.

@@ -13,6 +13,7 @@ import heapq
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MODEL_VERSION = 5  # bump when what is stored or how it is computed changes: an old file is relearned
@@ -48,7 +49,8 @@ class Model:
     idf: dict[str, float] = field(default_factory=dict)  # terms in two notes or more
     default_idf: float = 1.0  # for a term in one note or none
     tags: dict[str, TagStat] = field(default_factory=dict)
-    tag_weights: list[float] = field(default_factory=list)  # tag features' logistic regression, bias first
+    # tag features' logistic regression: the bias, then one weight per tags.TagFeatures field in order
+    tag_weights: list[float] = field(default_factory=list)
     tag_threshold: float = 0.1  # least probability of a picked tag beyond the first few
     tag_expected: float = 2.0  # true tags a note has beyond its candidates: where a note's picks stop
     formats: dict[str, int] = field(default_factory=dict)  # format values the archive uses, and how often
@@ -76,10 +78,10 @@ class Model:
                 self._index[term].append((i, weight))
             for key in note.where:
                 self._by_where[key].append(i)
-            for label in sums:
+            for label, by_value in sums.items():
                 value = getattr(note, label)
                 if value:
-                    total = sums[label].setdefault(value, defaultdict(float))
+                    total = by_value.setdefault(value, defaultdict(float))
                     for term, weight in note.vector.items():
                         total[term] += weight
         self._centroids = sums
@@ -145,12 +147,13 @@ class Model:
             if value:
                 dots[value] += s
         out = {}
-        own = getattr(self.notes[exclude], label) if exclude is not None else None
+        own_note = self.notes[exclude] if exclude is not None else None
+        own = getattr(own_note, label) if own_note is not None else None
         for value, dot in dots.items():
             norm = self._norms[label][value]
-            if own is not None and value == own:
+            if own_note is not None and value == own:
                 centroid = self._centroids[label][value]
-                mine = self.notes[exclude].vector
+                mine = own_note.vector
                 cross = sum(w * centroid.get(t, 0.0) for t, w in mine.items())
                 norm = math.sqrt(max(norm * norm - 2 * cross + sum(w * w for w in mine.values()), 1e-12))
             out[value] = dot / norm
@@ -169,7 +172,7 @@ class Model:
         """Indexes of the notes from one host/site/author key ('host:arxiv.org')."""
         return [i for i in self._by_where.get(key, ()) if i != exclude]
 
-    def label_counts(self, indexes: list[int], label: str) -> Counter:
+    def label_counts(self, indexes: Iterable[int], label: str) -> Counter:
         counts: Counter = Counter()
         for i in indexes:
             value = getattr(self.notes[i], label)

@@ -3,15 +3,27 @@ tags, source defaults winning, site tags, priority rules — with the shipped ta
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from ingest.config import Settings
-from ingest.guess import Evidence, guess, rank, select_tags
-from ingest.records import Document, NoteDefaults
-from ingest.taxonomy import load_taxonomy, parse_taxonomy
 from ingest.errors import ConfigError
+from ingest.guess import Evidence, guess, rank
+from ingest.learned_model import Model
+from ingest.records import Document, NoteDefaults
+from ingest.signals import read_signals
+from ingest.tags import (
+    TAG_FEATURES,
+    UNTRAINED_FEATURE_WEIGHTS,
+    UNTRAINED_WEIGHTS,
+    TagFeatures,
+    score_tag,
+    select_tags,
+    tag_candidates,
+)
+from ingest.taxonomy import load_taxonomy, parse_taxonomy
 
 TAXONOMY = load_taxonomy()
 SETTINGS = Settings()
@@ -150,6 +162,34 @@ def test_an_organisation_site_gives_its_tag():
     g = run(page(url="https://www.anthropic.com/news/a-post", title="A post", text=TEXT))
     assert "anthropic" in g.tags
     assert any("anthropic.com" in r for r in g.reasons["tags"])
+
+
+def test_tag_feature_names_untrained_weights_and_rows_stay_aligned():
+    # a saved model (version 5) holds its tag weights by position, bias first: this order is part of
+    # the model file, and changing it needs a new MODEL_VERSION
+    assert TAG_FEATURES == ("in_vocab", "log_df", "neighbours", "in_title", "log_count", "p_present", "where",
+                            "in_lead", "two_words", "three_words", "rarity", "capitalised", "site_tag", "tfidf",
+                            "early")
+    assert UNTRAINED_WEIGHTS == (-4.0, 0, 0, 0, 2.0, 1.0, 0, 0, 0.8, 0.4, 0.2, 0, 1.5, 4.0, 0, 0)
+    assert len(UNTRAINED_WEIGHTS) == 1 + len(TAG_FEATURES) == 1 + len(TagFeatures._fields)
+    for position, (name, weight) in enumerate(UNTRAINED_FEATURE_WEIGHTS._asdict().items(), 1):
+        assert (TAG_FEATURES[position - 1], UNTRAINED_WEIGHTS[position]) == (name, weight)
+
+    # the row a candidate gets: each feature under its name, at its name's position
+    url = "https://openai.com/research/reward"
+    signals = read_signals(Document(url=url, canonical_url=url, title="Reward models at OpenAI", text=TEXT))
+    candidates = tag_candidates(signals, TAXONOMY, Model(), [])
+    phrase, site = candidates["reward-models"].features, candidates["openai"].features
+    assert isinstance(phrase, TagFeatures) and len(phrase) == len(TAG_FEATURES)
+    expected = {"in_vocab": 0.0, "in_title": 1.0, "log_count": math.log1p(2), "in_lead": 1.0, "two_words": 1.0,
+                "three_words": 0.0, "capitalised": 0.0, "site_tag": 0.0, "early": 1.0}
+    assert {name: phrase[TAG_FEATURES.index(name)] for name in expected} == expected
+    assert (site.site_tag, site.capitalised, site.two_words) == (1.0, 1.0, 0.0)
+    by_position = UNTRAINED_WEIGHTS[0] + sum(w * f for w, f in zip(UNTRAINED_WEIGHTS[1:], site))
+    by_name = UNTRAINED_WEIGHTS[0] + 2.0 * site.in_title + 1.0 * site.log_count + 0.8 * site.in_lead \
+        + 1.5 * site.capitalised + 4.0 * site.site_tag
+    assert score_tag(site, UNTRAINED_WEIGHTS) == pytest.approx(1 / (1 + math.exp(-by_name)))
+    assert by_position == pytest.approx(by_name)
 
 
 def test_priority_rules():

@@ -17,6 +17,7 @@ from ingest.learn import (_idf, _idf_without, content_of, ensure_model, learn, l
                           read_note)
 from ingest.learned_model import Model
 from ingest.records import Document
+from ingest.tags import TAG_FEATURES
 from ingest.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
@@ -162,6 +163,14 @@ def test_how_many_tags_to_pick_is_learned_and_saved_with_the_model(vault):
     reloaded = Model.from_json(model.to_json())
     assert (reloaded.tag_threshold, reloaded.tag_expected) == (model.tag_threshold, model.tag_expected)
     assert 0 <= model.tag_threshold < 1 and model.tag_expected >= 0
+
+
+def test_tag_weights_are_saved_by_position_one_per_feature_after_the_bias(vault):
+    notes, _ = read_archive(vault)
+    model = learn(notes, TAXONOMY, Settings())
+    assert len(model.tag_weights) == 1 + len(TAG_FEATURES)
+    assert json.loads(model.to_json())["tag_weights"] == model.tag_weights  # a plain list, as in version 5
+    assert Model.from_json(model.to_json()).tag_weights == model.tag_weights
 
 
 def test_the_saved_model_guesses_as_the_learned_one(vault, tmp_path):
