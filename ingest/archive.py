@@ -21,9 +21,20 @@ _YAML = frontmatter.YAMLHandler()
 _STRINGS_ONLY = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
+@dataclass(frozen=True)
+class ArchiveNote:
+    """A note as the ledger's archive index keeps it: its stat, and the URL key it names."""
+
+    path: str
+    mtime_ns: int
+    size: int
+    url_key: str | None  # None: the note names no URL, or could not be read
+    error: str | None  # why the note could not be read, if it could not
+
+
 @dataclass
 class ArchiveScan:
-    changed: list[dict] = field(default_factory=list)  # rows for the ledger's archive_notes
+    changed: list[ArchiveNote] = field(default_factory=list)  # notes new or changed since the last scan
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one line per malformed note
 
@@ -51,9 +62,7 @@ def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> Arch
             url, problem = read_note_url(path)
             if problem:
                 scan.problems.append(f"skipped malformed note {path}: {problem}")
-            scan.changed.append(
-                {"path": key, "mtime_ns": stat.st_mtime_ns, "size": stat.st_size, "url_key": try_key(url), "error": problem}
-            )
+            scan.changed.append(ArchiveNote(key, stat.st_mtime_ns, stat.st_size, try_key(url), problem))
     scan.removed = [p for p in known if p not in seen]
     return scan
 

@@ -45,7 +45,7 @@ def examine(settings: Settings, ledger: Ledger, now: datetime, *, repair: bool) 
         cached = dict(ledger.archived_notes())
         for path in scan.removed:
             cached.pop(path, None)
-        cached.update((c["path"], c["url_key"]) for c in scan.changed)
+        cached.update((c.path, c.url_key) for c in scan.changed)
         archived = list(cached.items())
     findings += [Finding(problem, False, False) for problem in scan.problems]
     findings += _notes(settings.output_dir, ledger, archived, now, repair)
@@ -88,7 +88,7 @@ def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | Non
             findings.append(Finding(f"missing note for {url}: {note_path} is gone; if it was not deleted on "
                                     f"purpose, `ingest url --force {url}` fetches it again", False, False))
         elif repair:
-            ledger.finish(item_id, State.CREATED, now, note_path=str(Path(moved).resolve()))
+            ledger.note_moved(item_id, now, str(Path(moved).resolve()))
             recorded.add(Path(moved).resolve())
             findings.append(Finding(f"followed the note of {url} to {moved}", True))
         else:

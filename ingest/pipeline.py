@@ -121,7 +121,7 @@ def sync_archive(run: Run) -> list[str]:
     """Learn the URLs of the curators' notes (archive_dir and output_dir); return problems found."""
     scan = scan_archive(note_folders(run.settings.archive_dir, run.settings.output_dir), run.ledger.archive_state())
     if run.dry_run:
-        run.archived.update({c["url_key"]: c["path"] for c in scan.changed if c["url_key"]})
+        run.archived.update({c.url_key: c.path for c in scan.changed if c.url_key})
     else:
         run.ledger.update_archive(scan.changed, scan.removed)
     if run.settings.archive_dir and not run.settings.archive_dir.is_dir():
@@ -223,8 +223,8 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     except WriteError as exc:  # the folder's fault, not the item's: it waits, queued, for a folder that works
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, State.QUEUED, run.clock(), retry_at=run.clock(), error=exc.message,
-                                  error_code=exc.code)
+                run.ledger.requeue(item_id, run.clock(), retry_at=run.clock(), error=exc.message,
+                                   error_code=exc.code)
         return Outcome(url, State.FAILED, error=exc.message, code=exc.code)
     except IngestError as exc:
         if item_id is not None:
@@ -234,8 +234,8 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     except BaseException:  # Ctrl-C: release the claim so the next run need not wait for it to go stale
         if item_id is not None:
             with contextlib.suppress(LedgerError):
-                run.ledger.finish(item_id, State.FAILED, run.clock(), error="interrupted", error_code="interrupted",
-                                  retry_at=run.clock())
+                run.ledger.finish_failed(item_id, run.clock(), error="interrupted", error_code="interrupted",
+                                         retry_at=run.clock())
         raise
 
 
@@ -244,8 +244,8 @@ def _adopt(run: Run, known: Known) -> None:
     curator): the item is done, with that note."""
     written_here = Path(known.note_path).resolve().parent == run.settings.output_dir.resolve()
     with contextlib.suppress(LedgerError):
-        run.ledger.finish(known.item_id, State.CREATED if written_here else State.DUPLICATE, run.clock(),
-                          note_path=known.note_path, error=None, error_code=None, retry_at=None)
+        run.ledger.finish_with_note(known.item_id, State.CREATED if written_here else State.DUPLICATE, run.clock(),
+                                    known.note_path)
 
 
 def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
@@ -256,7 +256,7 @@ def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
         attempts = run.ledger.item_attempts(item_id)
         if attempts < run.settings.item_retries:
             retry_at = now + item_retry_delay(attempts, run.settings)
-    run.ledger.finish(item_id, State.FAILED, now, error=exc.message, error_code=exc.code, retry_at=retry_at)
+    run.ledger.finish_failed(item_id, now, error=exc.message, error_code=exc.code, retry_at=retry_at)
 
 
 def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
@@ -273,8 +273,8 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         duplicate = _known_elsewhere(result, document, prepared, item_id, run)
         if duplicate is not None:
             if item_id is not None:
-                run.ledger.finish(
-                    item_id, State.DUPLICATE, run.clock(), duplicate_of=duplicate.item_id, note_path=duplicate.note_path,
+                run.ledger.finish_duplicate(
+                    item_id, run.clock(), duplicate_of=duplicate.item_id, note_path=duplicate.note_path,
                     final_url=result.final_url, canonical_url=document.canonical_url,
                     content_hash=content_hash, title=document.title,
                 )
@@ -292,8 +292,8 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         for role, fetched, body_sha256 in kept:
             run.ledger.record_snapshot(item_id, fetched.url, fetched.final_url, fetched.status, fetched.headers,
                                        body_sha256, len(fetched.content), fetched.fetched_at, role)
-        run.ledger.finish(
-            item_id, State.CREATED, run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
+        run.ledger.finish_created(
+            item_id, run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
             date_is_fallback=note.date_is_fallback, note_sha256=note_digest(note.text),
         )

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from .errors import FetchError, IngestError, SourceError
 from .charset import page_html
 from .feeds import looks_like_feed, parse_feed
-from .ledger import SourceState
+from .ledger import Entry, PollFailure, PollResult, QueuedItem, SourceRead, SourceState
 from .records import FeedItem, FetchResult, Outcome, Source, SourceStatus, State
 from .listings import discover_feed, find_article_links
 from .pipeline import Job, Run, hint_from_json, hint_json, ingest_many, spread_by_host
@@ -129,10 +129,10 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
         delay = failure_delay(state.every_s, failures, run.settings, retry_after)
         if not run.dry_run:
-            run.ledger.finish_source(
-                state.id, last_polled_at=now, last_error=exc.message, last_error_code=exc.code,
-                consecutive_failures=failures, next_check_at=now + timedelta(seconds=delay),
-            )
+            run.ledger.finish_source(state.id, PollFailure(
+                polled_at=now, error=exc.message, error_code=exc.code, failures=failures,
+                next_check_at=now + timedelta(seconds=delay),
+            ))
         return SourceReport(state.name, SourceStatus.FAILED, error=exc.message)
     except BaseException:
         if not run.dry_run:
@@ -144,19 +144,14 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
 def _read_source(run: Run, state: SourceState, source: Source, now: datetime) -> SourceReport:
     headers = _conditional_headers(state) if state.kind else {}
     result = run.fetcher.fetch(state.fetch_url, headers)
-    updates: dict[str, object] = dict(last_polled_at=now, last_success_at=now, last_error=None,
-                                      last_error_code=None, consecutive_failures=0)
     moved_to = result.final_url if result.moved_permanently and result.final_url != state.fetch_url else None
-    if moved_to:
-        updates["fetch_url"] = moved_to
     body_hash = hashlib.sha256(result.content).hexdigest() if result.status != 304 else state.body_hash
     if result.status == 304 or (body_hash == state.body_hash and state.kind is not None):
         # nothing changed: no parsing at all
         interval = next_interval(state.every_s, run.settings, publishes_every=state.publish_interval_s,
                                  asked=server_asked(result.headers, now))
         if not run.dry_run:
-            run.ledger.finish_source(state.id, next_check_at=now + timedelta(seconds=interval),
-                                     **_validators(result, state), **updates)
+            run.ledger.finish_source(state.id, _polled(result, now, interval, moved_to))
         return SourceReport(state.name, SourceStatus.UNCHANGED, moved_to=moved_to)
 
     kind, fetch_url, items, ttl = _entries(run, result, state.kind)
@@ -175,20 +170,16 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
     if not run.dry_run:
         run.ledger.add_entries(state.id, [_entry(k, i, False) for k, i in to_ingest]
                                + [_entry(k, i, True) for k, i in skipped], now,
-                               queue=[{"url": i.url, "url_key": k, "hint": hint_json(i)} for k, i in to_ingest])
+                               queue=[QueuedItem(i.url, k, hint_json(i)) for k, i in to_ingest])
     publishes_every = publish_interval(run.ledger.recent_publish_times(state.id) if not run.dry_run
                                        else [i.published for i in items if i.published])
     interval = next_interval(state.every_s, run.settings, publishes_every=publishes_every,
                              asked=server_asked(result.headers, now, ttl))
     if not run.dry_run:
-        if new:
-            updates["last_new_at"] = now
-        if fetch_url != state.fetch_url:
-            updates["fetch_url"] = fetch_url
-        run.ledger.finish_source(
-            state.id, kind=kind, body_hash=body_hash, backfilled=True, publish_interval_s=publishes_every,
-            next_check_at=now + timedelta(seconds=interval), **_validators(result, state), **updates,
-        )
+        run.ledger.finish_source(state.id, _polled(
+            result, now, interval, fetch_url if fetch_url != state.fetch_url else moved_to,
+            read=SourceRead(kind, body_hash, publishes_every), found_new=bool(new),
+        ))
     jobs = [Job(i.url, i, source, state.id) for _, i in to_ingest]
     return SourceReport(state.name, SourceStatus.NEW if jobs else SourceStatus.UNCHANGED, found=len(items), jobs=jobs,
                         backfill_skipped=len(skipped), moved_to=moved_to)
@@ -248,8 +239,8 @@ def _sort_key(item: FeedItem):
     return item.published.timestamp() if item.published else float("-inf")
 
 
-def _entry(key: str, item: FeedItem, skipped: bool) -> dict:
-    return {"url_key": key, "url": item.url, "published_at": item.published, "skipped": skipped}
+def _entry(key: str, item: FeedItem, skipped: bool) -> Entry:
+    return Entry(url_key=key, url=item.url, published_at=item.published, skipped=skipped)
 
 
 def _conditional_headers(state: SourceState) -> dict[str, str]:
@@ -261,7 +252,9 @@ def _conditional_headers(state: SourceState) -> dict[str, str]:
     return headers
 
 
-def _validators(result: FetchResult, state: SourceState) -> dict[str, str | None]:
-    if result.status == 304:
-        return {}
-    return {"etag": result.headers.get("etag"), "last_modified": result.headers.get("last-modified")}
+def _polled(result: FetchResult, now: datetime, interval: float, fetch_url: str | None,
+            read: SourceRead | None = None, found_new: bool = False) -> PollResult:
+    """A poll that worked: next due after `interval` seconds, with the validators the response gave."""
+    return PollResult(polled_at=now, next_check_at=now + timedelta(seconds=interval), not_modified=result.status == 304,
+                      etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified"),
+                      fetch_url=fetch_url, read=read, found_new=found_new)

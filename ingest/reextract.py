@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .archive import read_frontmatter
 from .errors import IngestError
 from .ledger import Snapshot
-from .records import FetchResult, Source, State
 from .pipeline import Run, hint_from_json, note_digest
+from .records import FetchResult, Source
 from .writer import replace_note, write_note
 
 BESIDE_SUFFIX = ".reextracted.md"
@@ -66,8 +66,8 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
         if run.dry_run:
             return Reextracted(snap.url, "would-rewrite", path=str(path), text=text)
         replace_note(path, text)
-        run.ledger.finish(snap.item_id, State.CREATED, run.clock(), note_sha256=note_digest(text),
-                          title=prepared.document.title, content_hash=prepared.content_hash)
+        run.ledger.note_rewritten(snap.item_id, run.clock(), note_sha256=note_digest(text),
+                                  title=prepared.document.title, content_hash=prepared.content_hash)
         return Reextracted(snap.url, "rewritten", path=str(path))
     beside = path.name.removesuffix(".md") + BESIDE_SUFFIX
     if (path.parent / beside).is_file() and (path.parent / beside).read_bytes() == text.encode("utf-8"):
@@ -97,4 +97,4 @@ def _untouched(current: bytes, written_sha256: str | None, path: Path) -> bool:
 def parse_since(text: str) -> datetime:
     """`--since 2026-11-01` (or a full ISO time) as an aware UTC datetime."""
     when = datetime.fromisoformat(text)
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when

@@ -25,11 +25,11 @@ def _note(folder: Path, name: str, text: str | bytes) -> Path:
 
 
 def _state(scan) -> dict[str, tuple[int, int]]:
-    return {row["path"]: (row["mtime_ns"], row["size"]) for row in scan.changed}
+    return {row.path: (row.mtime_ns, row.size) for row in scan.changed}
 
 
 def _keys(scan) -> dict[str, str | None]:
-    return {Path(row["path"]).name: row["url_key"] for row in scan.changed}
+    return {Path(row.path).name: row.url_key for row in scan.changed}
 
 
 @pytest.fixture
@@ -66,10 +66,10 @@ def test_first_scan_reads_every_note(vault):
         "nested.md": "blog.example.net/nested",
     }
     for row in scan.changed:
-        path = Path(row["path"])
+        path = Path(row.path)
         assert path.is_absolute() and path.is_file()
         stat = path.stat()
-        assert (row["mtime_ns"], row["size"]) == (stat.st_mtime_ns, stat.st_size)
+        assert (row.mtime_ns, row.size) == (stat.st_mtime_ns, stat.st_size)
 
 
 def test_keys_match_the_keys_of_later_urls(vault):
@@ -80,7 +80,7 @@ def test_keys_match_the_keys_of_later_urls(vault):
 
 def test_problems_are_reported_not_fatal(vault):
     scan = scan_archive([vault], {})
-    errors = {Path(row["path"]).name: row["error"] for row in scan.changed}
+    errors = {Path(row.path).name: row.error for row in scan.changed}
     assert errors["malformed.md"] and "not valid YAML" in errors["malformed.md"]
     assert errors["latin1.md"] == "not UTF-8 text"
     assert {name for name, err in errors.items() if err} == {"malformed.md", "latin1.md"}
@@ -104,8 +104,8 @@ def test_changed_note_is_read_again(vault):
     note.write_text("---\nsource: https://www.noahpinion.blog/p/ai-weapons\n---\n\nnow with a URL\n")
     os.utime(note, ns=(1, 1))
     second = scan_archive([vault], _state(first))
-    assert [Path(r["path"]).name for r in second.changed] == ["source-not-url.md"]
-    assert second.changed[0]["url_key"] == "noahpinion.blog/p/ai-weapons"
+    assert [Path(r.path).name for r in second.changed] == ["source-not-url.md"]
+    assert second.changed[0].url_key == "noahpinion.blog/p/ai-weapons"
     assert second.removed == []
 
 
@@ -123,7 +123,7 @@ def test_renamed_note_is_seen_under_its_new_path(vault):
     old.rename(new)
     scan = scan_archive([vault], state)
     assert scan.removed == [str(old)]
-    assert [(r["path"], r["url_key"]) for r in scan.changed] == [(str(new), "example.org/posts/a")]
+    assert [(r.path, r.url_key) for r in scan.changed] == [(str(new), "example.org/posts/a")]
 
 
 def test_hidden_folders_dotfiles_and_other_extensions_are_skipped(tmp_path):
@@ -133,7 +133,7 @@ def test_hidden_folders_dotfiles_and_other_extensions_are_skipped(tmp_path):
     _note(folder, "note.txt", "---\nurl: https://txt.example/a\n---\n")
     _note(folder, "real.md", "---\nurl: https://real.example/a\n---\n")
     scan = scan_archive([folder], {})
-    assert [(Path(r["path"]).name, r["url_key"]) for r in scan.changed] == [("real.md", "real.example/a")]
+    assert [(Path(r.path).name, r.url_key) for r in scan.changed] == [("real.md", "real.example/a")]
 
 
 def test_several_folders_and_a_missing_one(tmp_path):
@@ -141,7 +141,7 @@ def test_several_folders_and_a_missing_one(tmp_path):
     _note(a, "one.md", "---\nurl: https://one.example/x\n---\n")
     _note(b, "two.md", "---\nsource: https://two.example/y\n---\n")
     scan = scan_archive([a, b, tmp_path / "missing"], {})
-    assert sorted(r["url_key"] for r in scan.changed) == ["one.example/x", "two.example/y"]
+    assert sorted(r.url_key for r in scan.changed) == ["one.example/x", "two.example/y"]
     # the state of one folder does not make the other's notes look removed... but a folder
     # dropped from the list does
     again = scan_archive([a], _state(scan))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import bench_module
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL")

@@ -11,9 +11,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from conftest import article
+from conftest import ledger_sql as sql
 
-from conftest import article, ledger_sql as sql
 from ingest.claim_owner import host
+
 
 def ledger_path(root: Path) -> Path:
     return root / "state" / "ledger.db"

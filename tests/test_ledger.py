@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from ingest.archive import ArchiveNote
 from ingest.errors import LedgerError
-from ingest.ledger import HEAD, MIGRATIONS, STALE_CLAIM, Known, open_ledger
+from ingest.ledger import HEAD, KNOWN_REVISIONS, MIGRATIONS, STALE_CLAIM, Known, open_ledger
+from ingest.records import State
 
-T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 URL = "https://example.org/posts/one"
 KEY = "example.org/posts/one"
 
@@ -34,6 +37,16 @@ def _rows(db_path, sql, *args):
         return conn.execute(sql, args).fetchall()
 
 
+def _created(ledger, item_id, now, note_path, *, content_hash):
+    ledger.finish_created(item_id, now, note_path=note_path, final_url=URL, canonical_url=URL,
+                          content_hash=content_hash, title="T", date_is_fallback=False, note_sha256="0" * 64)
+
+
+def _duplicate(ledger, item_id, now, of, *, content_hash="0" * 64):
+    ledger.finish_duplicate(item_id, now, duplicate_of=of, note_path=None, final_url=URL, canonical_url=URL,
+                            content_hash=content_hash, title="T")
+
+
 # -- schema -------------------------------------------------------------------------------
 
 
@@ -47,9 +60,24 @@ def test_open_creates_schema_at_head(db_path, ledger):
     assert _rows(db_path, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
+def test_head_and_known_revisions_are_read_from_the_migration_files():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(cfg)
+    assert HEAD == script.get_current_head()
+    oldest_first = tuple(reversed([r.revision for r in script.walk_revisions()]))
+    assert KNOWN_REVISIONS == oldest_first
+    files = sorted((MIGRATIONS / "versions").glob("*.py"))
+    assert len(KNOWN_REVISIONS) == len(files)
+    assert HEAD == files[-1].name.split("_")[0]  # the newest file, by its number
+
+
 def test_reopen_keeps_data(db_path, ledger):
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "created", T0, note_path="/notes/a.md")
+    ledger.finish_with_note(item, State.CREATED, T0, "/notes/a.md")
     ledger.close()
     again = open_ledger(f"sqlite:///{db_path}")
     try:
@@ -85,14 +113,14 @@ def test_claim_then_second_claim_is_refused_while_pending(ledger):
 
 def test_claim_of_a_done_item_is_refused(ledger):
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "created", T0, note_path="/n.md")
+    ledger.finish_with_note(item, State.CREATED, T0, "/n.md")
     assert ledger.claim(URL, KEY, T0 + timedelta(days=30)) is None
     assert ledger.lookup([KEY]).outcome == "created"
 
 
 def test_failed_item_can_be_reclaimed(ledger):
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "failed", T0, error="HTTP 503", error_code="http_503")
+    ledger.finish_failed(item, T0, error="HTTP 503", error_code="http_503", retry_at=None)
     later = T0 + timedelta(seconds=10)
     assert ledger.claim(URL + "?again", KEY, later) == item
     row = ledger.recent(1)[0]
@@ -122,12 +150,12 @@ def test_refused_claims_leave_no_stray_items(db_path, ledger):
 
 def test_force_claim_gives_a_new_item(ledger):
     first = ledger.claim(URL, KEY, T0)
-    ledger.finish(first, "created", T0, note_path="/a.md")
+    ledger.finish_with_note(first, State.CREATED, T0, "/a.md")
     forced = ledger.claim(URL, KEY, T0 + timedelta(hours=1), force=True)
     assert forced is not None and forced != first
     # the key still names the first item
     assert ledger.lookup([KEY]).item_id == first
-    ledger.finish(forced, "created", T0, note_path="/a-2.md")
+    ledger.finish_with_note(forced, State.CREATED, T0, "/a-2.md")
     assert {r["id"] for r in ledger.recent()} == {first, forced}
 
 
@@ -148,7 +176,7 @@ def test_lookup_unknown_and_empty(ledger):
 
 def test_lookup_returns_utc_aware_time(ledger):
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "created", T0 + timedelta(minutes=2), note_path="/n.md")
+    ledger.finish_with_note(item, State.CREATED, T0 + timedelta(minutes=2), "/n.md")
     known = ledger.lookup(["other.example/x", KEY])
     assert known == Known(item, "created", "/n.md", T0 + timedelta(minutes=2))
     assert known.updated_at.tzinfo is not None
@@ -157,14 +185,14 @@ def test_lookup_returns_utc_aware_time(ledger):
 def test_add_aliases_then_lookup_by_any_of_them(ledger):
     item = ledger.claim(URL, KEY, T0)
     assert ledger.add_aliases(item, ["example.org/p/1", "ex.org/one", "", KEY]) is None
-    ledger.finish(item, "created", T0, note_path="/n.md")
+    ledger.finish_with_note(item, State.CREATED, T0, "/n.md")
     for key in ("example.org/p/1", "ex.org/one", KEY):
         assert ledger.lookup([key]).item_id == item
 
 
 def test_add_aliases_reports_the_item_that_already_has_a_key(ledger):
     first = ledger.claim(URL, KEY, T0)
-    ledger.finish(first, "created", T0, note_path="/first.md")
+    ledger.finish_with_note(first, State.CREATED, T0, "/first.md")
     second = ledger.claim("https://mirror.example/one", "mirror.example/one", T0)
     known = ledger.add_aliases(second, ["mirror.example/canonical", KEY])
     assert known is not None
@@ -173,11 +201,11 @@ def test_add_aliases_reports_the_item_that_already_has_a_key(ledger):
 
 def test_duplicate_chains_are_followed(ledger):
     a = ledger.claim("https://a.example/x", "a.example/x", T0)
-    ledger.finish(a, "created", T0, note_path="/a.md", content_hash="h" * 64)
+    _created(ledger, a, T0, "/a.md", content_hash="h" * 64)
     b = ledger.claim("https://b.example/x", "b.example/x", T0)
-    ledger.finish(b, "duplicate", T0, duplicate_of=a)
+    _duplicate(ledger, b, T0, a)
     c = ledger.claim("https://c.example/x", "c.example/x", T0)
-    ledger.finish(c, "duplicate", T0, duplicate_of=b)
+    _duplicate(ledger, c, T0, b)
     for key in ("c.example/x", "b.example/x", "a.example/x"):
         known = ledger.lookup([key])
         assert (known.item_id, known.outcome, known.note_path) == (a, "created", "/a.md")
@@ -191,9 +219,9 @@ def test_lookup_hash(ledger):
     h = "ab" * 32
     a = ledger.claim(URL, KEY, T0)
     assert ledger.lookup_hash(h) is None
-    ledger.finish(a, "pending", T0, content_hash=h)
+    _duplicate(ledger, a, T0, None, content_hash=h)
     assert ledger.lookup_hash(h) is None  # only created notes count
-    ledger.finish(a, "created", T0, content_hash=h, note_path="/a.md")
+    _created(ledger, a, T0, "/a.md", content_hash=h)
     assert ledger.lookup_hash(h).item_id == a
     assert ledger.lookup_hash(h, exclude=a) is None
     b = ledger.claim("https://other.example/", "other.example/", T0)
@@ -203,13 +231,30 @@ def test_lookup_hash(ledger):
 
 def test_finish_records_values(ledger):
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "created", T0 + timedelta(seconds=3), note_path="/n.md", title="T", date_is_fallback=True,
-                  final_url=URL + "/", canonical_url=URL)  # fmt: skip
+    ledger.finish_created(item, T0 + timedelta(seconds=3), note_path="/n.md", title="T", date_is_fallback=True,
+                          final_url=URL + "/", canonical_url=URL, content_hash="c" * 64, note_sha256="d" * 64)
     row = ledger.recent(1)[0]
     assert row["outcome"] == "created"
     assert row["title"] == "T"
     assert row["date_is_fallback"] is True
     assert row["final_url"] == URL + "/"
+    assert (row["content_hash"], row["note_sha256"], row["claimed_by"]) == ("c" * 64, "d" * 64, None)
+    assert row["updated_at"].replace(tzinfo=UTC) == T0 + timedelta(seconds=3)
+
+
+def test_each_finish_writes_only_its_own_columns(ledger):
+    item = ledger.claim(URL, KEY, T0)
+    ledger.finish_failed(item, T0, error="timed out", error_code="timeout", retry_at=T0 + timedelta(minutes=5))
+    row = ledger.recent(1)[0]
+    assert (row["outcome"], row["error_code"], row["claimed_by"]) == ("failed", "timeout", None)
+    ledger.requeue(item, T0, error="disk full", error_code="write_failed", retry_at=T0)
+    assert (ledger.recent(1)[0]["outcome"], ledger.recent(1)[0]["error"]) == ("queued", "disk full")
+    ledger.finish_with_note(item, State.DUPLICATE, T0, "/vault/a.md")
+    row = ledger.recent(1)[0]
+    assert (row["outcome"], row["note_path"], row["error"], row["retry_at"]) == ("duplicate", "/vault/a.md", None, None)
+    ledger.note_rewritten(item, T0, note_sha256="e" * 64, title="New", content_hash="f" * 64)
+    row = ledger.recent(1)[0]
+    assert (row["outcome"], row["note_path"], row["title"], row["note_sha256"]) == ("created", "/vault/a.md", "New", "e" * 64)
 
 
 def test_record_fetch(ledger):
@@ -226,21 +271,21 @@ def test_record_fetch(ledger):
 def test_archive_state_round_trip_and_lookup(ledger):
     assert ledger.archive_state() == {}
     rows = [
-        {"path": "/vault/a.md", "mtime_ns": 1_700_000_000_123_456_789, "size": 120, "url_key": "example.org/a", "error": None},
-        {"path": "/vault/b.md", "mtime_ns": 5, "size": 7, "url_key": None, "error": "not UTF-8 text"},
+        ArchiveNote("/vault/a.md", 1_700_000_000_123_456_789, 120, "example.org/a", None),
+        ArchiveNote("/vault/b.md", 5, 7, None, "not UTF-8 text"),
     ]
     ledger.update_archive(rows, [])
     assert ledger.archive_state() == {"/vault/a.md": (1_700_000_000_123_456_789, 120), "/vault/b.md": (5, 7)}
     assert ledger.lookup(["example.org/a"]) == Known(None, "archived", "/vault/a.md")
     # a changed note replaces its row; a removed one disappears
-    ledger.update_archive([{**rows[0], "mtime_ns": 9, "size": 121, "url_key": "example.org/a2"}], ["/vault/b.md"])
+    ledger.update_archive([replace(rows[0], mtime_ns=9, size=121, url_key="example.org/a2")], ["/vault/b.md"])
     assert ledger.archive_state() == {"/vault/a.md": (9, 121)}
     assert ledger.lookup(["example.org/a"]) is None
     assert ledger.lookup(["example.org/a2"]).note_path == "/vault/a.md"
 
 
 def test_add_aliases_reports_an_archived_note(ledger):
-    ledger.update_archive([{"path": "/vault/a.md", "mtime_ns": 1, "size": 1, "url_key": "example.org/a", "error": None}], [])
+    ledger.update_archive([ArchiveNote("/vault/a.md", 1, 1, "example.org/a", None)], [])
     item = ledger.claim("https://example.org/a?x", "example.org/a?x", T0)
     # the item reached an archived URL by another way (its canonical URL, say)
     assert ledger.add_aliases(item, ["example.org/a"]) == Known(None, "archived", "/vault/a.md")
@@ -248,9 +293,9 @@ def test_add_aliases_reports_an_archived_note(ledger):
 
 
 def test_ledger_items_win_over_archive(ledger):
-    ledger.update_archive([{"path": "/vault/a.md", "mtime_ns": 1, "size": 1, "url_key": KEY, "error": None}], [])
+    ledger.update_archive([ArchiveNote("/vault/a.md", 1, 1, KEY, None)], [])
     item = ledger.claim(URL, KEY, T0)
-    ledger.finish(item, "created", T0, note_path="/seeds/a.md")
+    ledger.finish_with_note(item, State.CREATED, T0, "/seeds/a.md")
     assert ledger.lookup([KEY]).item_id == item
 
 
@@ -304,9 +349,8 @@ def test_foreign_keys_stay_enforced_after_an_upgrade(db_path):
     try:
         with led.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        with pytest.raises(sa.exc.IntegrityError):
-            with led.engine.begin() as conn:
-                conn.exec_driver_sql("INSERT INTO aliases (key, item_id) VALUES ('k', 12345)")
+        with pytest.raises(sa.exc.IntegrityError), led.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO aliases (key, item_id) VALUES ('k', 12345)")
     finally:
         led.close()
 
@@ -424,3 +468,14 @@ def test_upgrade_gives_items_their_keys_as_this_version_computes_them(db_path):
         assert _rows(db_path, "SELECT COUNT(*) FROM archive_notes") == [(0,)]  # read again on the next run
     finally:
         ledger.close()
+
+
+def test_migrations_that_are_not_one_line_of_revisions_are_refused(tmp_path):
+    from ingest.ledger.schema import read_revisions
+
+    (tmp_path / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (tmp_path / "0002_b.py").write_text("revision = '0002'\ndown_revision = '0001'\n")
+    assert read_revisions(tmp_path) == ("0001", "0002")
+    (tmp_path / "0003_c.py").write_text('revision = "0003"\ndown_revision = "0001"\n')  # a second head
+    with pytest.raises(LedgerError, match="not one line"):
+        read_revisions(tmp_path)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import frontmatter
 import pytest
+from conftest import article, rss
+from conftest import ledger_sql as sql
 
-from conftest import article, ledger_sql as sql, rss
-from ingest.urls import url_key
 from ingest.claim_owner import host
+from ingest.urls import url_key
 
-
-FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
+FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
 
 def dead(pid: int) -> str:
@@ -28,7 +28,7 @@ def dead(pid: int) -> str:
 
 def now_text() -> str:
     """A timestamp as the ledger stores it (UTC, naive)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def publish_feed(site, numbers, **headers) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import frontmatter
 import pytest
-
 from conftest import article, ledger_sql
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
