@@ -3,7 +3,8 @@ abstract and PDF, reconciled from everything the page declares: JSON-LD, Open Gr
 (Highwire), Dublin Core, <meta>, <title>, <h1> (pure).
 
 General rules only: each field takes the most specific declaration that exists, cleaned of
-what sites glue onto it (site names on titles, "By" and dates on bylines, times on dates).
+what sites glue onto it (site names on titles, "By" and dates on bylines, times on dates). How a
+byline becomes names is names.py's rule, how a date is read dates.py's: PDFs use them too.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from html import unescape
+from datetime import date
 
 from lxml import html as lxml_html
 
 from . import scholarly
+from .dates import labelled_day, local_day, parse_day
 from .features import url_host
-from .fingerprint import MARKDOWN_LINK
+from .names import clean_authors, declared_people, printed_byline
+from .text import clean
 
 ARTICLE_TYPES = ("article", "newsarticle", "blogposting", "scholarlyarticle", "report", "techarticle",
                  "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle", "posting",
@@ -43,59 +44,20 @@ DOI_META = ("citation_doi", "bepress_citation_doi", "prism.doi", "dc.identifier.
 ABSTRACT_META = ("citation_abstract", "dcterms.abstract", "dc.description.abstract", "eprints.abstract")
 PDF_META = ("citation_pdf_url", "bepress_citation_pdf_url", "eprints.document_url")
 # "Abstract:" glued on the text; "Abstract reasoning …" and "Abstractive …" stay
-ABSTRACT_LABEL = re.compile(r"^abstract\s*(?:[:.—–]|-\s)\s*", re.I)
-LABEL_ONLY = re.compile(r"\s*abstract\s*:?\s*", re.I)
+ABSTRACT_LABEL = re.compile(r"^abstract\s*(?:[:.—–]|-\s)\s*", re.IGNORECASE)
+LABEL_ONLY = re.compile(r"\s*abstract\s*:?\s*", re.IGNORECASE)
 ABSTRACT_BLOCK = ("//*[self::blockquote or self::div or self::section or self::p]"
                   "[contains(concat(' ', normalize-space(@class), ' '), ' abstract ') or @id='abstract']")
-TAGS = re.compile(r"</?\s*([a-z0-9]*)[^>]*>", re.I)
-BLOCK_TAGS = frozenset("p div section h1 h2 h3 h4 h5 h6 ul ol li br blockquote table tr".split())
-PLACEHOLDER_AUTHORS = re.compile(
-    r"^(admin(istrator)?|staff|editor(s|ial)?( team| staff)?|web ?master|guest|unknown|anonymous|author|"
-    r"redaktion|team|newsroom|wp\w*|user\d*|root)$", re.I)
-BYLINE_PREFIX = re.compile(
-    r"^\s*(written\s+by|posted\s+by|published\s+by|story\s+by|words\s+by|text\s+by|reported\s+by|by|par|von|"
-    r"por|di|door|av|af|autor(in)?|author|interview)(\s*:)?\s+", re.I)
-MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|januar|februar|märz|mai|juni|juli|oktober|dezember|"
-          "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre")
-TRAILING_DATE = re.compile(
-    rf"[\s,|•·-]*(\b(last updated|updated|published|posted|on)\b:?\s*)?(\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}|"
-    rf"\d{{4}}-\d{{2}}-\d{{2}}|(\d{{1,2}}\.?\s+)?\b({MONTHS})[a-zé]*\.?\s+\d{{1,4}}\b|"
-    rf"\d{{1,2}}:\d{{2}}).*$",
-    re.I)
-FULL_MONTH = re.compile(r"\s+(january|february|march|april|june|july|august|september|october|november|"
-                        r"december|januar|februar|märz|juni|juli|oktober|dezember)\.?$", re.I)
-ROLE_SUFFIX = re.compile(r"\s*[,|(–—-]\s*(staff|senior|chief|contributing|special|associate|managing|editor|"
-                         r"reporter|correspondent|writer|columnist|contributor|photographer|journalist|"
-                         r"the associated press|reuters|afp|dpa)\b.*$", re.I)
-ROLE_ONLY = re.compile(r"^((staff|senior|chief|contributing|special|associate|managing|editor|reporter|"
-                       r"correspondent|writer|columnist|contributor|photographer|journalist)s?\s*)+$", re.I)
-NAME_PARTICLES = frozenset("von van der den de del della di da du la le dos bin al ibn y".split())
-END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.I)
+TAGS = re.compile(r"</?\s*([a-z0-9]*)[^>]*>", re.IGNORECASE)
+BLOCK_TAGS = frozenset(["p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "br",
+                        "blockquote", "table", "tr"])
+END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})/(\d{1,2})/(\d{1,2})(?!\d)")  # Highwire writes 2024/01/02
-DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 # the navigation, menus and sidebars (not a footer: WordPress prints "Posted on" in the entry's)
 PAGE_CHROME = re.compile(r"(?<![a-z0-9])(nav|navbar|navigation|navtop|topnav|menu|sidebar|widget)(?![a-z])",
-                         re.I)
+                         re.IGNORECASE)
 KICKER = re.compile(r"(?<![a-z0-9])(kicker|subtitle|sub-title|overline|dachzeile|topline|roofline|eyebrow|"
-                    r"supertitle|super-title|pretitle|pre-title|spitzmarke)(?![a-z])", re.I)
-# a date printed after a label that says it is the publication date ("Datum: 18.10.2021"); a bare
-# "date" only as a label of its own (not "Event date", "Due date")
-DATE_LABEL = re.compile(
-    r"(?<!\w)(?:(?<!\w )date|published(?: on)?|publication date|datum|veröffentlicht(?: am)?|erschienen(?: am)?|"
-    r"publiziert(?: am)?|publié le|publicado(?: el| em)?|pubblicato(?: il)?)\s*:?\s*"
-    r"(\d{4}-\d{2}-\d{2}|\d{1,2}\.\s?\d{1,2}\.\s?\d{4}|\d{1,2}\.?\s+[a-zäéû]+\.?\s+\d{4}|"
-    r"[a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4})", re.I)
-MONTH_NUMBERS = {name: number for number, names in enumerate((
-    "january jan januar janvier enero gennaio janeiro",
-    "february feb februar février febrero febbraio fevereiro",
-    "march mar märz mars marzo março", "april apr avril abril aprile", "may mai mayo maggio maio",
-    "june jun juni juin junio giugno junho", "july jul juli juillet julio luglio julho",
-    "august aug août agosto", "september sep sept septembre septiembre settembre setembro",
-    "october oct oktober octobre octubre ottobre outubro", "november nov novembre noviembre novembro",
-    "december dec dezember décembre diciembre dicembre dezembro"), start=1) for name in names.split()}
-
-
+                    r"supertitle|super-title|pretitle|pre-title|spitzmarke)(?![a-z])", re.IGNORECASE)
 
 
 @dataclass
@@ -258,14 +220,6 @@ def _abstract_block(tree: lxml_html.HtmlElement) -> str | None:
     return None
 
 
-def clean(value: str | None) -> str | None:
-    """Entities decoded (twice-encoded ones too), whitespace collapsed."""
-    if value is None:
-        return None
-    text = " ".join(unescape(unescape(value)).split())
-    return text or None
-
-
 def declared_site_name(meta: PageMeta) -> str | None:
     publisher = next((p for p in (obj.get("publisher") for obj in meta.jsonld) if isinstance(p, dict)), {})
     website = next((obj for obj in meta.jsonld if any(t.lower() == "website" for t in _types(obj))), {})
@@ -372,7 +326,7 @@ def strip_site(title: str, sites: list[str]) -> str:
     if len(parts) > 1 and (
         (seps[-1].strip() in ("|", "–", "—", "·", "»", "›", "•") and len(parts[-1].split()) <= 3
          and len(" ".join(parts[:-1]).split()) >= 3)
-        or re.fullmatch(r"[\d.:/,\s-]+(uhr|h|am|pm)?", parts[-1].strip(), re.I)
+        or re.fullmatch(r"[\d.:/,\s-]+(uhr|h|am|pm)?", parts[-1].strip(), re.IGNORECASE)
     ):
         parts.pop()
         seps.pop()
@@ -444,9 +398,10 @@ def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None
     declared = _jsonld_people(article.get("author") or article.get("creator"))
     for people in (
         clean_authors([name for name, is_person in declared if is_person]),
-        _declared_people([a for name in CITATION_AUTHOR_META for a in meta.meta.get(name, [])]
+        declared_people([a for name in CITATION_AUTHOR_META for a in meta.meta.get(name, [])]
                          + [a for v in meta.meta.get("citation_authors", []) for a in v.split(";")]),
-        *(_declared_people([a for name in names for a in meta.meta.get(name, [])]) for names in DC_AUTHOR_META),
+        *(declared_people([a for name in names for a in meta.meta.get(name, [])])
+          for names in DC_AUTHOR_META),
         clean_authors([a for name in AUTHOR_META for a in meta.meta.get(name, [])]),
         clean_authors(meta.meta.get("itemprop:author", [])),
     ):
@@ -464,83 +419,6 @@ def best_authors(meta: PageMeta, fallback: str | Callable[[], str | None] | None
     if site_as_author:
         return site_as_author
     return ", ".join(clean_authors([fallback() if callable(fallback) else fallback])) or None
-
-
-def printed_byline(text: str) -> str | None:
-    """The names of a byline the article's text prints as a line of its own, under a label
-    ("Written by: Jane Doe", "*Von Cosima Künzel*"); None when no line, or more than one, reads so."""
-    found = set()
-    for line in text.splitlines():
-        line = MARKDOWN_LINK.sub(r"\1", line).strip(" *_>")
-        if len(line) > 80 or not BYLINE_PREFIX.match(line):
-            continue
-        names = clean_authors([line])
-        if names and all(_is_name(n) for n in names):
-            found.add(", ".join(names))
-    # several bylines: the text has teasers of other articles in it, none is surely this one's
-    return found.pop() if len(found) == 1 else None
-
-
-def _is_name(text: str) -> bool:
-    """Two to five words, each capitalised or a particle ("Ursula von der Leyen")."""
-    words = text.split()
-    return 2 <= len(words) <= 5 and all(w[0].isupper() or w.lower() in NAME_PARTICLES for w in words)
-
-
-def clean_authors(values: list[str | None]) -> list[str]:
-    """Bylines → names: no "By", no dates, roles, URLs, e-mails or placeholders; duplicates gone."""
-    people: dict[str, str] = {}
-    for value in values:
-        for name in _split_people(clean(value) or ""):
-            key = name.lower()
-            if key not in people:
-                people[key] = name
-    return list(people.values())
-
-
-def _split_people(byline: str) -> list[str]:
-    byline = re.sub(r"\(?\s*(https?://|www\.)\S*\s*\)?|\S+@\S+\.\w+", " ", byline).strip()
-    byline = BYLINE_PREFIX.sub("", byline)
-    byline = re.split(r"\s+(?:edited|photos?|illustrations?|updated|reviewed)\s+by\s+", byline, flags=re.I)[0]
-    byline = FULL_MONTH.sub("", TRAILING_DATE.sub("", byline))
-    parts = re.split(r"\s*;\s*|\s+(?:and|und|et|y|e|&)\s+|\s*,\s*(?=[^,]+\s[^,]+)", byline)
-    if any(len(p.strip()) < 2 for p in parts):  # "Mac & i" is one name, not two
-        parts = [byline]
-    names = []
-    for part in parts:
-        part = ROLE_SUFFIX.sub("", BYLINE_PREFIX.sub("", part)).strip(" ,;:|-–—").strip()
-        part = part.rstrip(".") if not re.search(r"\b\w\.$", part) else part  # keep an initial's dot
-        if _looks_like_name(part):
-            names.append(part)
-    return names
-
-
-def _looks_like_name(text: str) -> bool:
-    if not text or len(text) > 80 or PLACEHOLDER_AUTHORS.match(text) or ROLE_ONLY.match(text):
-        return False
-    if "@" in text and " " not in text or re.match(r"(https?:|www\.)", text, re.I) or "/" in text:
-        return False
-    return any(c.isalpha() for c in text) and len(text.split()) <= 6
-
-
-def _declared_people(values: list[str]) -> list[str]:
-    """Names declared one person a tag, in order: "Last, First" turned round. They are names,
-    not bylines, so no "By" or "Di" is cut off; only a single tag listing everyone ("A and B",
-    "A; B", "A, B, C") is read as a byline."""
-    values = [v for v in (clean(v) for v in values) if v]
-    if len(values) == 1 and re.search(r";|\s(?:and|&)\s|,.*,", values[0]):
-        return clean_authors(values)
-    people: dict[str, str] = {}
-    for name in (_first_last(v).strip(" ,;") for v in values):
-        if _looks_like_name(name):
-            people.setdefault(name.lower(), name)
-    return list(people.values())
-
-
-def _first_last(name: str) -> str:
-    """citation_author is often `Last, First`."""
-    last, sep, first = name.partition(",")
-    return f"{first.strip()} {last.strip()}" if sep and first.strip() and "," not in first else name
 
 
 def _jsonld_people(value) -> list[tuple[str, bool]]:
@@ -574,38 +452,8 @@ def best_date(meta: PageMeta, fallback: str | None, today: date) -> str | None:
     for value in declared:
         day = parse_day(value, today)
         if day:
-            return _local_day(value, declared + meta.times, today) or day
+            return local_day(value, declared + meta.times, today) or day
     return parse_day(fallback, today)
-
-
-def _local_day(value: str, others: list[str | None], today: date) -> str | None:
-    """A UTC timestamp's day is not always the day the site printed: 2019-10-18T22:04Z is
-    19 October in Vienna. When the page declares the same instant elsewhere in its own time zone
-    (another tag, a visible <time>), that declaration's day is the one written."""
-    instant = _instant(value)
-    if instant is None or instant.utcoffset() != timedelta(0):
-        return None
-    for other in others:
-        local = _instant(other)
-        if (local is not None and local.utcoffset() != timedelta(0)
-                and abs(local - instant) < timedelta(minutes=1)):
-            return parse_day(other, today)
-    return None
-
-
-def _instant(value: str | None) -> datetime | None:
-    """The moment an ISO 8601 or RFC 2822 timestamp with a time zone names; None without one."""
-    if not value or not re.search(r"\d:\d\d", value):
-        return None
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return moment if moment.tzinfo is not None else None
 
 
 def labelled_date(tree: lxml_html.HtmlElement | None, today: date) -> str | None:
@@ -614,46 +462,7 @@ def labelled_date(tree: lxml_html.HtmlElement | None, today: date) -> str | None
     if tree is None:
         return None
     texts = tree.xpath("//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
-    for match in DATE_LABEL.finditer(" ".join(" ".join(texts).split())):
-        day = _written_day(match.group(1), today)
-        if day:
-            return day
-    return None
-
-
-def _written_day(text: str, today: date) -> str | None:
-    """A date as printed: 18.10.2021, 2021-10-18, 3. März 2020, March 3rd, 2020."""
-    if not re.search(r"[^\W\d_]", text):
-        return parse_day(text.replace(" ", ""), today)
-    words = re.findall(r"[^\W\d_]+|\d+", text.lower())
-    numbers = [int(w) for w in words if w.isdigit()]
-    months = [MONTH_NUMBERS[w] for w in words if w in MONTH_NUMBERS]
-    if len(numbers) != 2 or len(months) != 1:
-        return None
-    try:
-        day = date(numbers[1], months[0], numbers[0])
-    except ValueError:
-        return None
-    return day.isoformat() if date(1990, 1, 1) <= day <= today else None
-
-
-def parse_day(value: str | None, today: date) -> str | None:
-    """YYYY-MM-DD from an ISO or RFC 2822 date, taken as written (no time-zone shift)."""
-    if not value:
-        return None
-    match = ISO_DATE.search(value)
-    dotted = DOTTED_DATE.search(value)
-    try:
-        if match:
-            year, month, dom = (int(g) for g in match.groups() if g is not None)
-            day = date(year, month, dom)
-        elif dotted:  # 31.03.2020, as central European sites write it
-            day = date(int(dotted.group(3)), int(dotted.group(2)), int(dotted.group(1)))
-        else:
-            day = parsedate_to_datetime(value.strip()).date()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return day.isoformat() if date(1990, 1, 1) <= day <= today else None
+    return labelled_day(" ".join(" ".join(texts).split()), today)
 
 
 def _parsely_date(meta: PageMeta) -> str | None:

@@ -9,10 +9,11 @@ bench/pdf_eval.py on 8 generated two-column papers with known text and 6 real PD
     pypdfium2     0.965  0.49   0.9 ms  29 MB   (plain text follows the content stream)
     this module   1.000  1.00  15 ms   31 MB   (pypdfium2's characters, laid out here)
 
-PDFium hands over every character with its box, font size and font in ~6 ms a page, so this module
+PDFium hands over every character with its box, font size and font in ~6 ms a page, so ingest
 does the layout itself: rows → column gutter → reading order → running heads and page numbers
-dropped → paragraphs, headings, hyphenated words joined. Metadata comes from the Info dictionary
-(PDFium does not expose XMP) when it is plausible, else from page 1.
+dropped (pdf_layout.py) → paragraphs, headings, hyphenated words joined (here). Title, authors and
+date come from the Info dictionary (PDFium does not expose XMP) when it is plausible, else from
+page 1 (pdf_front.py).
 """
 
 from __future__ import annotations
@@ -21,12 +22,24 @@ import ctypes
 import re
 import statistics
 import threading
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
+from . import pdf_front
 from .errors import ExtractError
+from .pdf_layout import (
+    Char,
+    Line,
+    Page,
+    body_size,
+    char_rows,
+    footnotes_last,
+    furniture_rows,
+    margin_rows,
+    page_lines,
+)
 
 MAX_TEXT_CHARS = 2_000_000  # ~1,000 dense pages; a bigger text layer is a bomb, not a paper
 TAIL_BYTES = 4096  # where a complete PDF has its %%EOF marker
@@ -46,29 +59,6 @@ class PdfDocument:
     truncated: bool  # reading stopped at max_pages or at the text cap
 
 
-@dataclass
-class _Line:
-    """One line of text in reading order, with the geometry paragraphs are decided by."""
-
-    page: int
-    chunk: int  # lines of one column of one band of one page share a chunk
-    parts: list[str]  # the line's text, split where a wide gap separates it (author lists, tables)
-    x0: float
-    x1: float
-    base: float  # baseline y (PDF space: up is larger)
-    top: float
-    size: float
-    bold: bool
-    left: float = 0.0  # edges of the line's column, for indents and short lines
-    right: float = 0.0
-    note: bool = False  # small type at a column's foot: a footnote, set apart from the running text
-    row: int = -1  # the page row it comes from, for dropping running heads
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.parts)
-
-
 def read_pdf(content: bytes, url: str, *, max_pages: int = 200,
              max_chars: int = MAX_TEXT_CHARS) -> PdfDocument:
     """Read a fetched PDF; raise ExtractError (one line: what is wrong, what to do) if it has no text."""
@@ -81,16 +71,16 @@ def read_pdf(content: bytes, url: str, *, max_pages: int = 200,
                                url=url, code="pdf_no_text")
         raise ExtractError("PDF pages are blank (no text, no images); nothing to extract",
                            url=url, code="pdf_blank")
-    body = _body_size(sizes)
-    furniture = _furniture(pages, body)
-    lines = [_footnotes_last([line for line in page if (number, line.row) not in furniture], body)
+    body = body_size(sizes)
+    furniture = furniture_rows(pages, body)
+    lines = [footnotes_last([line for line in page if (number, line.row) not in furniture], body)
              for number, (page, _) in enumerate(pages)]
     first = lines[0] if lines and lines[0] else []
-    title_lines = _title_lines(first, body)
-    front = _front_lines(first, title_lines)
-    title = _pick_title(meta.get("Title", ""), " ".join(line.text for line in title_lines), first)
-    authors = _pick_authors(meta.get("Author", ""), _page_authors(front), first)
-    day = _meta_date(meta.get("CreationDate", "")) or _page_date(first)
+    title_lines = pdf_front.title_lines(first, body)
+    front = pdf_front.front_lines(first, title_lines)
+    title = pdf_front.pick_title(meta.get("Title", ""), " ".join(line.text for line in title_lines), first)
+    authors = pdf_front.pick_authors(meta.get("Author", ""), pdf_front.page_authors(front), first)
+    day = pdf_front.info_date(meta.get("CreationDate", "")) or pdf_front.page_date(first)
     skip = {id(line) for line in title_lines}
     text = _markdown([line for page in lines for line in page if id(line) not in skip], body,
                      {id(line) for line in front})
@@ -135,7 +125,7 @@ def _read(content: bytes, url: str, max_pages: int, max_chars: int):
         if count == 0:
             raise ExtractError("PDF has no pages; nothing to extract", url=url, code="pdf_no_pages")
         meta = {key: " ".join(value.split()) for key, value in document.get_metadata_dict().items()}
-        pages: list[_Page] = []
+        pages: list[Page] = []
         sizes: Counter = Counter()
         total, truncated, images = 0, count > max_pages, False
         for number in range(min(count, max_pages)):
@@ -150,9 +140,9 @@ def _read(content: bytes, url: str, max_pages: int, max_chars: int):
                 total += len(chars)
                 for char in chars:
                     sizes[round(char[6], 1)] += 1
-                rows = _rows(chars)
-                pages.append((_page_lines(rows, number, page.get_width()),
-                               _margin_rows(rows, page.get_height())))
+                rows = char_rows(chars)
+                pages.append((page_lines(rows, number, page.get_width()),
+                               margin_rows(rows, page.get_height())))
             finally:
                 page.close()
         return meta, count, pages, sizes, truncated, images
@@ -161,26 +151,23 @@ def _read(content: bytes, url: str, max_pages: int, max_chars: int):
 
 
 def _has_images(page) -> bool:
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     return any(raw.FPDFPageObj_GetType(raw.FPDFPage_GetObject(page.raw, i)) == raw.FPDF_PAGEOBJ_IMAGE
                for i in range(raw.FPDFPage_CountObjects(page.raw)))
 
 
 # A page: (its lines in reading order, its margin rows as (row, size, pieces of text))
-_Page = tuple
 
-# A char: (text, x0, x1, bottom, top, baseline, size, bold, space_before); tuples, as there are many
-_Char = tuple
 
 # TeX fonts without a Unicode map give their ligatures as raw codes: OT1 0x0B-0x0F, T1 0x1B-0x1F
 TEX_LIGATURES = {0x0B: "ff", 0x0C: "fi", 0x0D: "fl", 0x0E: "ffi", 0x0F: "ffl",
                  0x1B: "ff", 0x1C: "fi", 0x1D: "fl", 0x1E: "ffi", 0x1F: "ffl"}
 
 
-def _page_chars(page, budget: int) -> list[_Char] | None:
+def _page_chars(page, budget: int) -> list[Char] | None:
     """The page's visible characters with their boxes, or None when they exceed the text budget."""
-    import pypdfium2.raw as raw
+    from pypdfium2 import raw
 
     textpage = page.get_textpage()
     try:
@@ -196,7 +183,7 @@ def _page_chars(page, budget: int) -> list[_Char] | None:
         name = ctypes.create_string_buffer(64)
         flags = ctypes.c_int()
         bold_fonts: dict[bytes, bool] = {}
-        chars: list[_Char] = []
+        chars: list[Char] = []
         space, baseline, upright = True, None, True
         for i in range(count):
             code = unicode(handle, i)
@@ -219,7 +206,7 @@ def _page_chars(page, budget: int) -> list[_Char] | None:
             font_info(handle, i, name, 64, flags)
             font = name.value
             if font not in bold_fonts:
-                bold_fonts[font] = bool(re.search(rb"bold|black|heavy|demi", font, re.I))
+                bold_fonts[font] = bool(re.search(rb"bold|black|heavy|demi", font, re.IGNORECASE))
             char = text or ("-" if code in (0xFFFE, 0xAD) else chr(code))
             chars.append((char, left.value, right.value, bottom.value, top.value, baseline,
                           font_size(handle, i), bold_fonts[font], space))
@@ -232,393 +219,9 @@ def _page_chars(page, budget: int) -> list[_Char] | None:
 SPACES = frozenset((0xA0, 0x2002, 0x2003, 0x2009, 0x200B, 0x3000))
 
 
-# --- layout: rows, columns, lines -----------------------------------------------------------------
-
-def _page_lines(rows: list[list[_Char]], page: int, width: float) -> list[_Line]:
-    """The page's lines in reading order: full-width bands top to bottom, each left column then right."""
-    chunk = page * 1000
-    gutter = _gutter(rows, width)
-    if gutter is None:
-        return _with_edges([_line(row, page, chunk, n) for n, row in enumerate(rows)])
-    g0, g1 = gutter
-    bands: list[tuple[bool, list[tuple[int, list[_Char]]]]] = []  # (spans the gutter, numbered rows)
-    for n, row in enumerate(rows):
-        spans = any(run[0][1] < g0 and run[-1][2] > g1 for run in _runs(row))
-        if not bands or bands[-1][0] != spans:
-            bands.append((spans, []))
-        bands[-1][1].append((n, row))
-    out: list[_Line] = []
-    for spans, band in bands:
-        sides = [band] if spans else [[(n, [c for c in row if c[2] <= g1]) for n, row in band],
-                                      [(n, [c for c in row if c[2] > g1]) for n, row in band]]
-        for side in sides:
-            side = [(n, row) for n, row in side if row]
-            if side:
-                chunk += 1
-                out.extend(_with_edges([_line(row, page, chunk, n) for n, row in side]))
-    return out
-
-
-def _footnotes_last(lines: list[_Line], body: float) -> list[_Line]:
-    """Mark small type at the foot of a column in the page's lower half (footnotes) and move it to
-    the end of the page, so that a paragraph running on into the next column is not cut by it."""
-    if not lines:
-        return lines
-    middle = (max(line.top for line in lines) + min(line.base for line in lines)) / 2
-    notes: list[_Line] = []
-    keep: list[_Line] = []
-    for chunk in _chunks(lines):
-        cut = len(chunk)
-        while cut > 0 and chunk[cut - 1].size <= 0.85 * body and chunk[cut - 1].top < middle:
-            cut -= 1
-        if 0 < cut < len(chunk):
-            for line in chunk[cut:]:
-                line.note = True
-            notes.extend(chunk[cut:])
-            chunk = chunk[:cut]
-        keep.extend(chunk)
-    return keep + notes
-
-
-def _chunks(lines: list[_Line]) -> list[list[_Line]]:
-    out: list[list[_Line]] = []
-    for line in lines:
-        if out and out[-1][-1].chunk == line.chunk:
-            out[-1].append(line)
-        else:
-            out.append([line])
-    return out
-
-
-def _rows(chars: list[_Char]) -> list[list[_Char]]:
-    """Chars grouped by baseline, top to bottom, each row sorted left to right."""
-    rows: list[list[_Char]] = []
-    for char in sorted(chars, key=lambda c: -c[5]):
-        if rows and rows[-1][0][5] - char[5] <= 0.35 * max(char[6], 1.0):
-            rows[-1].append(char)
-        else:
-            rows.append([char])
-    merged: list[list[_Char]] = []
-    for row in rows:
-        if merged and _raised_on(merged[-1], row):  # a superscript rides on the line below it
-            merged[-1] = row + merged[-1]
-        else:
-            merged.append(row)
-    return [sorted(row, key=lambda c: c[1]) for row in merged]
-
-
-def _raised_on(small: list[_Char], row: list[_Char]) -> bool:
-    """True when `small` is raised small type (footnote marks, affiliation numbers) on `row`'s line."""
-    size = max(c[6] for c in row)
-    if max(c[6] for c in small) >= 0.8 * size:
-        return False
-    base = max(row, key=lambda c: c[6])[5]
-    return base < small[0][5] < base + 0.8 * size
-
-
-def _runs(row: list[_Char]) -> list[list[_Char]]:
-    """A row cut where the gap between chars is wider than a justified word space could be."""
-    runs = [[row[0]]]
-    for char in row[1:]:
-        if char[1] - runs[-1][-1][2] > 0.8 * max(char[6], 1.0):
-            runs.append([char])
-        else:
-            runs[-1].append(char)
-    return runs
-
-
-def _gutter(rows: list[list[_Char]], width: float) -> tuple[float, float] | None:
-    """The vertical strip between two columns, or None for a one-column page.
-
-    A gutter is an x in the middle of the page that few rows cross while many rows have text
-    entirely to its left and many entirely to its right.
-    """
-    spans = [[(run[0][1], run[-1][2]) for run in _runs(row)] for row in rows]
-    if len(spans) < 8:
-        return None
-    lo, hi = int(width * 0.3), int(width * 0.7)
-    if hi <= lo:
-        return None
-    crossing = [0] * (hi - lo + 2)
-    for row in spans:  # rows crossing each x, counted with a difference array
-        for x0, x1 in row:
-            a, b = max(lo, int(x0) + 1), min(hi, -int(-x1) - 1)
-            if a <= b:
-                crossing[a - lo] += 1
-                crossing[b - lo + 1] -= 1
-    for i in range(1, len(crossing)):
-        crossing[i] += crossing[i - 1]
-    need = max(5, 0.15 * len(spans))
-    for level in sorted(set(crossing[: hi - lo + 1]))[:4]:  # the least crossed x's first
-        good = []
-        for x in range(lo, hi + 1):
-            if crossing[x - lo] != level:
-                continue
-            left = sum(any(x1 <= x for _, x1 in row) for row in spans if not any(a < x < b for a, b in row))
-            right = sum(any(x0 >= x for x0, _ in row) for row in spans if not any(a < x < b for a, b in row))
-            if min(left, right) >= need and level <= min(left, right):
-                good.append(x)
-        if good:
-            stretches: list[list[int]] = []  # the widest stretch of equally good x's is the gutter
-            for x in good:
-                if stretches and x == stretches[-1][-1] + 1:
-                    stretches[-1].append(x)
-                else:
-                    stretches.append([x])
-            widest = max(stretches, key=len)
-            return float(widest[0]), float(widest[-1])
-    return None
-
-
-def _line(chars: list[_Char], page: int, chunk: int, row: int = -1) -> _Line:
-    chars = sorted(chars, key=lambda c: c[1])
-    parts, word = [[]], []
-    prev = None
-    for char in chars:
-        if prev is not None:
-            gap = char[1] - prev[2]
-            if gap > 1.5 * max(char[6], 1.0):
-                parts[-1].append("".join(word))
-                parts.append([])
-                word = []
-            elif char[8] or gap > 0.3 * max(char[6], 1.0):
-                parts[-1].append("".join(word))
-                word = []
-        word.append(char[0])
-        prev = char
-    parts[-1].append("".join(word))
-    sizes = Counter(round(c[6], 1) for c in chars)
-    size = sizes.most_common(1)[0][0]
-    base = Counter(round(c[5], 1) for c in chars if round(c[6], 1) == size).most_common(1)[0][0]
-    return _Line(page=page, chunk=chunk, parts=[_clean(" ".join(w for w in p if w)) for p in parts],
-                 x0=chars[0][1], x1=max(c[2] for c in chars), base=base,
-                 top=max(c[4] for c in chars), size=size,
-                 bold=sum(c[7] for c in chars) * 2 > len(chars), row=row)
-
-
-def _with_edges(lines: list[_Line]) -> list[_Line]:
-    """Set each line's column edges to those of its chunk (the page's text, for one column)."""
-    if lines:
-        left = min(line.x0 for line in lines)
-        right = max(line.x1 for line in lines)
-        for line in lines:
-            line.left, line.right = left, right
-    return lines
-
-
-LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
-
-
-def _clean(text: str) -> str:
-    return unicodedata.normalize("NFC", text.translate(LIGATURES))
-
-
-# --- furniture: running heads and page numbers -----------------------------------------------------
-
-PAGE_NUMBER = re.compile(r"^(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(of|/)\s*\d{1,4})?$", re.I)
-
-
-def _margin_rows(rows: list[list[_Char]], height: float) -> list[tuple[int, float, list[str]]]:
-    """Rows at the top or bottom of the page's text and in the outer fifth of the page, as
-    (row number, type size, pieces of text with digits masked): where running heads and page
-    numbers are."""
-    if not rows:
-        return []
-    top = max(c[4] for c in rows[0])
-    bottom = min(c[5] for c in rows[-1])
-    out = []
-    for n, row in enumerate(rows):
-        size = max(c[6] for c in row)
-        margin = 0.08 * max(top - bottom, 1.0) + size
-        row_top, base = max(c[4] for c in row), row[0][5]
-        if (row_top >= top - margin and base > 0.8 * height) or (base <= bottom + margin and row_top < 0.2 * height):
-            out.append((n, size, [re.sub(r"\d+", "#", part.lower()) for part in _line(row, 0, 0).parts]))
-    return out
-
-
-def _furniture(pages: list[_Page], body: float) -> set[tuple[int, int]]:
-    """(page, row) of margin rows made of pieces that repeat across pages (running heads, "Preprint",
-    "Page 3 of 9" with the number masked) or of page numbers. Large type is never furniture: a title
-    that every page repeats as its running head stays on page 1."""
-    seen = Counter(piece for _, margin in pages for piece in {p for _, _, ps in margin for p in ps})
-    repeats = max(2, int(0.4 * len(pages) + 0.5))
-    return {(number, row) for number, (_, margin) in enumerate(pages) for row, size, pieces in margin
-            if size <= 1.15 * body and all(seen[p] >= repeats or PAGE_NUMBER.match(p) for p in pieces)}
-
-
-# --- title, authors, date --------------------------------------------------------------------------
-
-def _body_size(sizes: Counter) -> float:
-    return sizes.most_common(1)[0][0] if sizes else 10.0
-
-
-def _title_lines(first: list[_Line], body: float) -> list[_Line]:
-    """The largest-type lines at the top of page 1, when larger than the body text."""
-    top = first[: max(12, len(first) // 3)]
-    if not top:
-        return []
-    biggest = max(line.size for line in top)
-    if biggest < 1.15 * body:
-        return []
-    start = next(i for i, line in enumerate(top) if line.size >= biggest - 0.5)
-    lines = []
-    for line in top[start:start + 4]:
-        if line.size < biggest - 0.5:
-            break
-        lines.append(line)
-    return lines
-
-
-BAD_TITLE = re.compile(
-    r"^(microsoft (word|powerpoint|excel)\b|untitled|document\d*$|slide \d|title$|presentation|"
-    r"powerpoint presentation|proceedings template)|\.(docx?|pdf|tex|dvi|ps|rtf|odt|indd|pages|qxd)$|[\\/]",
-    re.I)
-BAD_AUTHOR = re.compile(r"^(admin(istrator)?|user|owner|unknown|root|author|anonymous|"
-                        r"(microsoft )?office user|windows user|default|dell|hp|lenovo)$", re.I)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
-def _pick_title(meta: str, page: str, first: list[_Line]) -> str:
-    """The metadata title when it is plausible and page 1 shows it, else page 1's largest type."""
-    meta = meta.strip()
-    plausible = 3 <= len(meta) <= 300 and not BAD_TITLE.search(meta)
-    if plausible:
-        shown = set(_words(" ".join(line.text for line in first[:60])))
-        words = _words(meta)
-        if not shown or sum(w in shown for w in words) >= 0.6 * len(words):
-            return meta
-    if page:
-        return _join_hyphens(page)
-    return meta if plausible else ""
-
-
-AFFILIATION = re.compile(
-    r"\b(universit\w*|univ\.?|institut\w*|college|school|department|dept\.?|laborator\w*|labs?|inc\.?|"
-    r"ltd\.?|llc|gmbh|corp\w*|cent(er|re)|foundation|associates|research|group|society|academy|"
-    r"hospital|faculty|google|microsoft|deepmind|openai|anthropic|ibm|ag|abstract|email|e-mail)\b", re.I)
-NAME_WORD = re.compile(r"^(?:[^\W\d_][^\W\d_'’.\-]*(?:[-'’][^\W\d_]+)*|[^\W\d_]\.(?:-?[^\W\d_]\.)*|"
-                       r"van|von|der|den|de|da|di|du|del|della|le|la|bin|ibn|al|y)$")
-
-
-def _looks_like_name(text: str) -> bool:
-    words = text.split()
-    if not 2 <= len(words) <= 5 or len(text) > 60 or AFFILIATION.search(text):
-        return False
-    if not (words[0][0].isupper() and words[-1][0].isupper()):
-        return False
-    return all(NAME_WORD.match(word) for word in words)
-
-
-def _names(text: str) -> list[str]:
-    """Person names in an author line: split on commas, 'and', '&', ';' and wide gaps."""
-    text = re.sub(r"[*†‡§¶∗⋆✉]|\S+@\S+|\(.*?\)|(?<=[^\W\d_])\d+(,\d+)*\b", " ", text)
-    names = []
-    for piece in re.split(r",|;|&|·|•|\s+and\s+|\s{2,}", text):
-        piece = " ".join(piece.split()).strip(" .")
-        if _looks_like_name(piece):
-            names.append(piece)
-    return names
-
-
-FRONT_END = re.compile(r"^\s*(abstract|summary|keywords|(1\.?\s+)?introduction)\s*([.:—–-]|$)", re.I)
-
-
-def _front_lines(first: list[_Line], title_lines: list[_Line]) -> list[_Line]:
-    """The lines between the title and the abstract (or the first heading) of page 1: authors,
-    affiliations, a date."""
-    if not title_lines:
-        return []
-    start = next(i for i, line in enumerate(first) if line is title_lines[-1]) + 1
-    front = []
-    for line in first[start:start + 10]:
-        if FRONT_END.match(line.text) or len(line.text.split()) > 16:  # the abstract or running text
-            break
-        front.append(line)
-    return front
-
-
-def _page_authors(front: list[_Line]) -> tuple[str, ...]:
-    names: list[str] = []
-    for line in front:
-        for part in line.parts:
-            names.extend(name for name in _names(part) if name not in names)
-    return tuple(names)
-
-
-def _split_meta_authors(meta: str) -> list[str]:
-    meta = meta.strip()
-    if not meta or BAD_AUTHOR.match(meta):
-        return []
-    if ";" in meta:
-        pieces = meta.split(";")
-    else:
-        pieces = re.split(r",|\s+and\s+|&", meta)
-        if len(pieces) == 2 and all(len(p.split()) == 1 for p in pieces):  # "Zeileis, Achim"
-            pieces = [f"{pieces[1].strip()} {pieces[0].strip()}"]
-    return [" ".join(p.split()) for p in pieces if p.strip()]
-
-
-def _pick_authors(meta: str, page: tuple[str, ...], first: list[_Line]) -> tuple[str, ...]:
-    """The metadata authors when page 1 shows each of their surnames, else page 1's names."""
-    names = _split_meta_authors(meta)
-    shown = set(_words(" ".join(line.text for line in first[:60])))
-    if names and all(_words(name) and _words(name)[-1] in shown for name in names):
-        return tuple(names)
-    if page:
-        return page
-    return tuple(names) if names and all(len(name.split()) >= 2 for name in names) else ()
-
-
-MONTHS = {m: i for i, ms in enumerate(
-    ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july",
-     "aug august", "sep sept september", "oct october", "nov november", "dec december"], 1)
-    for m in ms.split()}
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|" \
-         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-DATE_PATTERNS = [
-    (re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r"\.?,?\s+((?:19|20)\d\d)\b", re.I), (3, 2, 1)),
-    (re.compile(r"\b" + _MONTH + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b", re.I), (3, 1, 2)),
-    (re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b"), (1, 2, 3)),
-]
-
-
-def _meta_date(value: str) -> date | None:
-    """A /CreationDate such as D:20240320101500+01'00'; dates before PDF existed are placeholders."""
-    found = re.match(r"^(?:D:)?(\d{4})(\d\d)?(\d\d)?", value.strip())
-    if not found or not found.group(3):
-        return None
-    return _date(int(found.group(1)), int(found.group(2)), int(found.group(3)), earliest=1993)
-
-
-def _page_date(first: list[_Line]) -> date | None:
-    """The first full date written on the top part of page 1 (before the body begins)."""
-    for line in first[:30]:
-        for pattern, (y, m, d) in DATE_PATTERNS:
-            found = pattern.search(line.text)
-            if found:
-                month = found.group(m)
-                month = int(month) if month.isdigit() else MONTHS.get(month.lower().rstrip("."))
-                day = _date(int(found.group(y)), month, int(found.group(d)))
-                if day:
-                    return day
-    return None
-
-
-def _date(year: int, month: int | None, day: int, earliest: int = 1900) -> date | None:
-    if month is None or not earliest <= year <= 2100:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
 # --- paragraphs --------------------------------------------------------------------------------------
 
-def _markdown(lines: list[_Line], body: float, front: set[int]) -> str:
+def _markdown(lines: list[Line], body: float, front: set[int]) -> str:
     """Lines in reading order → Markdown: paragraphs, headings, list items, hyphenated words joined.
 
     Footnotes wait until the paragraph they interrupt has ended; `front` lines (authors, affiliations)
@@ -626,9 +229,9 @@ def _markdown(lines: list[_Line], body: float, front: set[int]) -> str:
     """
     pitch = _pitch(lines, body)
     blocks: list[tuple[str, list[str]]] = []  # (heading | item | text, its lines)
-    notes: list[_Line] = []
-    prev: _Line | None = None
-    recent: list[_Line] = []  # the last lines of the running text, for the right edge around them
+    notes: list[Line] = []
+    prev: Line | None = None
+    recent: list[Line] = []  # the last lines of the running text, for the right edge around them
 
     def flush_notes() -> None:
         before = None
@@ -675,14 +278,14 @@ def _markdown(lines: list[_Line], body: float, front: set[int]) -> str:
 BULLET = re.compile(r"^[•◦▪‣●]\s*")
 
 
-def _pitch(lines: list[_Line], body: float) -> float:
+def _pitch(lines: list[Line], body: float) -> float:
     """The usual distance between two baselines of body text."""
-    gaps = [a.base - b.base for a, b in zip(lines, lines[1:])
+    gaps = [a.base - b.base for a, b in pairwise(lines)
             if a.chunk == b.chunk and abs(a.size - body) < 0.5 and abs(b.size - body) < 0.5 and a.base > b.base]
     return statistics.median(gaps) if gaps else 1.2 * body
 
 
-def _is_heading(line: _Line, body: float) -> bool:
+def _is_heading(line: Line, body: float) -> bool:
     words = line.text.split()
     if not words or len(words) > 14 or line.text.endswith((".", ",", ";")) and not re.match(r"^\d", line.text):
         return False
@@ -691,7 +294,7 @@ def _is_heading(line: _Line, body: float) -> bool:
     return line.bold and line.size >= 0.9 * body and any(c.isalpha() for c in line.text)
 
 
-def _breaks(prev: _Line, line: _Line, pitch: float, edge: float) -> bool:
+def _breaks(prev: Line, line: Line, pitch: float, edge: float) -> bool:
     """Whether `line` starts a new paragraph after `prev`; `edge` is the right edge of the text
     around them (the column's, or an inset box's such as an abstract's)."""
     em = line.size
@@ -709,7 +312,7 @@ def _breaks(prev: _Line, line: _Line, pitch: float, edge: float) -> bool:
     return (ends_sentence and prev.x1 < edge - 2 * em) or (indented and not prev_indented)
 
 
-def _centred(line: _Line) -> bool:
+def _centred(line: Line) -> bool:
     inset_left, inset_right = line.x0 - line.left, line.right - line.x1
     return inset_left > 2 * line.size and abs(inset_left - inset_right) < line.size
 
@@ -729,7 +332,3 @@ def _join_lines(texts: list[str], vocabulary: Counter) -> str:
         else:
             out = out + " " + text
     return out
-
-
-def _join_hyphens(text: str) -> str:
-    return re.sub(r"([^\W\d_])- ([a-z])", r"\1\2", text)

@@ -1,4 +1,5 @@
-"""The rules that reconcile a page's title, bylines and dates (ingest/metadata.py), one family each."""
+"""The rules that reconcile a page's title, bylines and dates (ingest/metadata.py, with names.py and
+dates.py), one family each."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from ingest.metadata import (
     best_date,
     best_title,
     chrome_dates,
-    clean_authors,
     declared_arxiv_id,
     declared_doi,
     labelled_date,
     paper_abstract,
     parse_html,
-    printed_byline,
     read_meta,
     strip_site,
 )
+from ingest.names import clean_authors, looks_like_name, printed_byline
 
 TODAY = date(2026, 1, 1)
 
@@ -208,6 +208,18 @@ def test_no_printed_byline(text):
     assert printed_byline(text) is None
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Cosima Künzel", True), ("Ursula von der Leyen", True), ("Tara Parker-Pope", True), ("G. Moore", True),
+    ("J.-P. Sartre", True), ("Dr. Jane Doe", True), ("Steffen PACHE", True),
+    ("John", False), ("the same token", False), ("Anfang an war klar", False),
+    ("Institute for Archive Studies", False), ("Abstract Syntax Notation One", False),  # a PDF's page 1
+    ("Sächsische Landesanstalt für Landwirtschaft", False), ("Google Research", False),
+    ("14 March 2024", False),
+])
+def test_one_name_test_for_bylines_and_pdf_author_lines(text, expected):
+    assert looks_like_name(text) is expected
+
+
 def test_microdata_author_names():
     meta = meta_of("", '<span itemprop="author creator" itemscope><span itemprop="name">KEVIN SACK</span></span> and '
                        '<span itemprop="author creator" itemscope><span itemprop="name">SHERI FINK</span></span>')
@@ -314,10 +326,10 @@ def test_the_site_name_as_author_gives_way_to_a_person_but_stays_for_a_personal_
     '<meta name="DC.identifier" content="https://example.org/x"><meta name="DC.identifier" content="doi:10.1000/ABC.1">',
     '<meta name="dc.identifier" scheme="doi" content="10.1000/ABC.1">',
     '<meta name="prism.doi" content="10.1000/ABC.1">',
-    '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", "identifier": '
-    '{"@type": "PropertyValue", "propertyID": "DOI", "value": "10.1000/ABC.1"}}</script>',
-    '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", '
-    '"sameAs": ["https://example.org/h", "https://doi.org/10.1000/ABC.1"]}</script>',
+    ('<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", "identifier": '
+     '{"@type": "PropertyValue", "propertyID": "DOI", "value": "10.1000/ABC.1"}}</script>'),
+    ('<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "H", '
+     '"sameAs": ["https://example.org/h", "https://doi.org/10.1000/ABC.1"]}</script>'),
 ])
 def test_the_declared_doi(head):
     meta = meta_of(head)
@@ -335,11 +347,11 @@ def test_no_doi_no_citation():
     ('<meta name="citation_abstract" content="Abstract: We show that it works.">', "", "We show that it works."),
     ('<meta name="citation_abstract" content="Abstractive summaries are short.">', "", "Abstractive summaries are short."),
     ('<meta name="citation_abstract" content="&lt;p&gt;We &lt;i&gt;show&lt;/i&gt;, it.&lt;/p&gt;&lt;p&gt;So.&lt;/p&gt;">', "", "We show, it. So."),
-    ("", '<blockquote class="abstract mathjax"><span class="descriptor">Abstract:</span>Abstract reasoning is '
-         "studied here in ten small language models across many careful tasks.</blockquote>",
+    ("", ('<blockquote class="abstract mathjax"><span class="descriptor">Abstract:</span>Abstract reasoning is '
+          "studied here in ten small language models across many careful tasks.</blockquote>"),
      "Abstract reasoning is studied here in ten small language models across many careful tasks."),
-    ("", '<section id="abstract"><h2>Abstract</h2><p>One two three four five six seven eight nine ten.</p>'
-         "<p>Eleven twelve.</p></section>", "One two three four five six seven eight nine ten. Eleven twelve."),
+    ("", ('<section id="abstract"><h2>Abstract</h2><p>One two three four five six seven eight nine ten.</p>'
+          "<p>Eleven twelve.</p></section>"), "One two three four five six seven eight nine ten. Eleven twelve."),
     ("", '<p class="abstract">Too short to be one.</p>', None),
 ])
 def test_the_abstract(head, body, expected):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import frontmatter
 import pytest
-
 from conftest import FIXTURES, ledger_sql, requests_to
 
 PDF = (FIXTURES / "pdf" / "paper.pdf").read_bytes()

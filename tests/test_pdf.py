@@ -27,7 +27,8 @@ def _load_maker():
     return module
 
 
-PAPER = _load_maker().FIXTURE
+MAKER = _load_maker()
+PAPER = MAKER.FIXTURE
 PARAGRAPHS = [p for _, paragraphs in PAPER.sections for p in paragraphs]
 
 
@@ -76,7 +77,7 @@ def test_abstract_and_every_body_paragraph_come_out_whole_and_in_order(paper):
 
 
 def test_headings_are_markdown_headings_in_order(paper):
-    headings = re.findall(r"^## (.+)$", paper.text, flags=re.M)
+    headings = re.findall(r"^## (.+)$", paper.text, flags=re.MULTILINE)
     assert headings == ["Abstract"] + [heading for heading, _ in PAPER.sections]
 
 
@@ -90,10 +91,10 @@ def test_two_columns_drawn_line_by_line_still_read_column_after_column(paper):
 
 def test_running_heads_and_page_numbers_are_dropped(paper):
     raw = plain_text(pdf("paper.pdf"))
-    assert "Preprint" in raw and re.search(r"^2$", raw, flags=re.M)  # the premise
+    assert "Preprint" in raw and re.search(r"^2$", raw, flags=re.MULTILINE)  # the premise
     assert "Preprint" not in paper.text
     assert "Okafor, Lindqvist and Zhang:" not in paper.text
-    assert not re.search(r"^\d+$", paper.text, flags=re.M)
+    assert not re.search(r"^\d+$", paper.text, flags=re.MULTILINE)
 
 
 def test_words_hyphenated_at_line_ends_are_joined_and_real_hyphens_kept(paper):
@@ -110,6 +111,29 @@ def test_a_footnote_stands_apart_and_the_sentence_it_interrupted_stays_whole(pap
     assert "\n\n1 Correspondence to the first author. The notes and counts are available on request.\n\n" \
         in paper.text
     assert "both notes describe the same document." in paper.text
+
+
+def one_page_pdf(lines: list[tuple[float, str]]) -> bytes:
+    """A one-page PDF that prints each (type size, text) on a line of its own."""
+    stream, y = ["BT"], 760.0
+    for size, text in lines:
+        y -= 1.6 * size
+        stream.append(f"/F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj")
+    return MAKER.raw_pdf(["\n".join([*stream, "ET"]).encode("latin-1")])
+
+
+@pytest.mark.parametrize("printed, day", [
+    ("12 mars 2024", date(2024, 3, 12)),  # French
+    ("3. Mai 2021", date(2021, 5, 3)),  # German
+    ("14 March 2024", date(2024, 3, 14)),
+])
+def test_a_date_printed_on_page_one_is_read_in_any_language_the_html_reader_knows(printed, day):
+    body = [(10, "Les sources se recoupent souvent, et cette note compte combien de fois cela arrive.")] * 6
+    found = read_pdf(one_page_pdf([(20, "Compter les doublons dans une archive"), (11, "Marie Dupont"),
+                                   (11, printed), *body]), URL)
+    assert found.title == "Compter les doublons dans une archive"
+    assert found.authors == ("Marie Dupont",)
+    assert found.date == day
 
 
 def test_an_owner_password_alone_does_not_stop_reading():
