@@ -15,7 +15,7 @@ from protego import Protego
 
 from .config import Settings
 from .errors import FetchError
-from .fetch import Fetcher
+from .fetch import FetchClient
 from .records import FetchResult
 
 ROBOTS_TTL = 24 * 3600.0
@@ -36,7 +36,7 @@ class _Host:
 class PoliteFetcher:
     """The Fetcher's interface with manners; safe to share between threads."""
 
-    def __init__(self, fetcher: Fetcher, settings: Settings, *, store: RobotsStore | None = None,
+    def __init__(self, fetcher: FetchClient, settings: Settings, *, store: RobotsStore | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.fetcher = fetcher
         self.settings = settings
