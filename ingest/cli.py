@@ -5,6 +5,7 @@ Exit codes: 0 all done, 1 some item failed, 2 usage or configuration error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -87,12 +88,11 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
     from .pipeline import Job, all_known, ingest_many
 
     failed = False
-    with _open_run(settings, dry_run=dry_run, force=force) as run, Report(as_json, dry_run, len(given)) as report:
-        run.explain = explain
-        report.run = run if explain else None
+    with (_open_run(settings, dry_run=dry_run, force=force, explain=explain) as run,
+          Report(as_json, dry_run, len(given), guesses=run.guesses if explain else None) as report):
         _catch_up(run)
         if force or not _guard(lambda: all_known(run, given)):  # the model is only needed for new notes
-            _refresh_model(run)
+            run = _refresh_model(run)
         for outcome in _guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
             failed |= outcome.status == State.FAILED
     ctx.exit(1 if failed else 0)
@@ -101,10 +101,11 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
 class Report:
     """Prints outcomes as they come: plain lines, JSON lines, or a rich progress bar on a terminal."""
 
-    def __init__(self, as_json: bool = False, dry_run: bool = False, total: int | None = None):
+    def __init__(self, as_json: bool = False, dry_run: bool = False, total: int | None = None, *,
+                 guesses: dict | None = None):
         self.as_json, self.dry_run, self.total = as_json, dry_run, total
         self.progress = None
-        self.run = None  # set: explain each outcome's guess from run.guesses
+        self.guesses = guesses  # given: explain each outcome's guess (the run's `guesses`)
 
     def __enter__(self):
         if sys.stdout.isatty() and not self.as_json and not self.dry_run:
@@ -128,16 +129,14 @@ class Report:
             click.echo(line, err=err)
 
     def outcome(self, outcome) -> None:
-        from .pipeline import display_path
-
         if self.progress is not None:
             self.progress.advance(self.task)
-        choice = self.run.guesses.get(outcome.url) if self.run else None
+        choice = self.guesses.get(outcome.url) if self.guesses is not None else None
         if self.as_json:
             record = outcome.as_json() | {"path": display_path(outcome.path) or None}
             if self.dry_run:
                 record |= {"dry_run": True, "note": outcome.note_text}
-            if self.run:
+            if self.guesses is not None:
                 record |= {"explain": _explanation(choice) if choice else None}
             click.echo(json.dumps(record, ensure_ascii=False))
         elif self.dry_run and outcome.note_text is not None:
@@ -211,13 +210,17 @@ def _catch_up(run) -> None:
         click.echo(f"warning: {problem}", err=True)
 
 
-def _refresh_model(run) -> None:
-    """Load the guesser's model, learning it again first when the archive or taxonomy changed
-    (not saved in a dry run). Problems with single notes were already reported by sync_archive."""
-    from .learn import ensure_model
+def _refresh_model(run):
+    """The run with the guesser's current model, said on stderr when it was learned again."""
+    from .runtime import refresh_model
 
-    learned = ensure_model(run.settings, run.taxonomy, save=not run.dry_run)
-    run.model = learned.model
+    run, learned = refresh_model(run)
+    _report_learned(run, learned)
+    return run
+
+
+def _report_learned(run, learned) -> None:
+    """Problems with single notes were already reported by sync_archive."""
     if learned.relearned:
         saved = not (run.dry_run or learned.save_problems)
         click.echo(f"learned the guesser from {learned.notes} archived note(s) in {learned.seconds:.1f}s"
@@ -227,8 +230,6 @@ def _refresh_model(run) -> None:
 
 
 def _shown(path) -> str:
-    from .pipeline import display_path
-
     return display_path(str(path))
 
 
@@ -280,8 +281,6 @@ def learn_command(ctx, archive, force):
 def status_command(ctx, limit, as_json):
     """Show the most recent items and their outcome."""
     settings = _settings(ctx)
-    from .pipeline import display_path
-
     ledger = _open_ledger(settings)
     try:
         rows = _guard(lambda: ledger.recent(limit))
@@ -329,7 +328,7 @@ def reextract_command(ctx, urls, since, dry_run):
         configured = []
     counts: dict[str, int] = {}
     with _open_run(settings, dry_run=dry_run, force=False) as run:
-        _refresh_model(run)
+        run = _refresh_model(run)
         found, missing = _guard(lambda: run.ledger.snapshots_to_reextract(since=after, keys=keys))
         for url in missing:
             click.echo(f"no snapshot {_one_line(url)}: ingested before snapshots were kept; "
@@ -345,8 +344,6 @@ def reextract_command(ctx, urls, since, dry_run):
 
 
 def _report_reextracted(done) -> None:
-    from .pipeline import display_path
-
     path, new = display_path(done.path), display_path(done.new_path)
     if done.text is not None:  # a dry run: the note on stdout, what would happen on stderr
         click.echo(done.text, nl=False)
@@ -375,7 +372,7 @@ def doctor_command(ctx, dry_run):
     """
     settings = _settings(ctx)
     from .doctor import examine
-    from .pipeline import display_path, utc_now
+    from .runtime import utc_now
 
     ledger = _open_ledger(settings, create=not dry_run)
     try:
@@ -435,7 +432,7 @@ def poll_command(ctx, names, every_source, output, as_json):
     configured = _load_sources(settings)
     with _open_run(settings, dry_run=False, force=False) as run, Report(as_json) as report:
         _catch_up(run)
-        _refresh_model(run)
+        run = _refresh_model(run)
         states = _guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
         on_source = _source_reporter(settings, report)
         summary = _guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
@@ -475,14 +472,11 @@ def schedule_command(ctx, output):
             else:
                 click.echo("tick: nothing due")
 
-        def each_tick():
-            _refresh_model(run)  # the archive may have changed since the last tick
-            return _read_sources(settings)
-
         click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
                    err=True)
-        run_forever(run, each_tick, on_tick=on_tick, on_source=_source_reporter(settings, report),
-                    on_outcome=report.outcome)
+        run_forever(run, lambda: _read_sources(settings), on_tick=on_tick,
+                    on_learned=lambda learned: _report_learned(run, learned),
+                    on_source=_source_reporter(settings, report), on_outcome=report.outcome)
         click.echo("stopped", err=True)
 
 
@@ -497,7 +491,7 @@ def sources_group():
 def sources_list(ctx, as_json):
     """Name, kind, interval, last poll, next poll and health of every source."""
     settings = _settings(ctx)
-    from .pipeline import utc_now
+    from .runtime import utc_now
     from .sources import format_interval
     from .timing import is_stale
 
@@ -673,31 +667,13 @@ def sources_export(ctx, file):
     file.write(sources_to_opml(_load_sources(settings)))
 
 
-class _open_run:
-    """The ledger, HTTP client and template for one command, closed afterwards."""
+@contextlib.contextmanager
+def _open_run(settings, *, dry_run: bool, force: bool, explain: bool = False):
+    """runtime.open_run, its errors while opening a whole-command error."""
+    from .runtime import open_run
 
-    def __init__(self, settings, *, dry_run: bool, force: bool):
-        self.settings, self.dry_run, self.force = settings, dry_run, force
-
-    def __enter__(self):
-        from .fetch import Fetcher
-        from .pipeline import Run
-        from .politeness import PoliteFetcher
-        from .render import load_template
-        from .taxonomy import load_taxonomy
-
-        template = _guard(lambda: load_template(self.settings.template))
-        taxonomy = _guard(lambda: load_taxonomy(self.settings.taxonomy_path))
-        ledger = _open_ledger(self.settings, create=not self.dry_run)
-        fetcher = PoliteFetcher(Fetcher(self.settings), self.settings, store=None if self.dry_run else ledger)
-        self.run = Run(self.settings, ledger, fetcher, template, self.dry_run, self.force, taxonomy=taxonomy)
-        return self.run
-
-    def __exit__(self, *exc):
-        self.run.close()
-        self.run.fetcher.close()
-        self.run.ledger.close()
-        return False
+    with contextlib.ExitStack() as stack:
+        yield _guard(lambda: stack.enter_context(open_run(settings, dry_run=dry_run, force=force, explain=explain)))
 
 
 def _open_ledger(settings, *, create: bool = True):
@@ -712,6 +688,16 @@ def _guard(call):
         return call()
     except IngestError as exc:
         raise Fatal(exc.message) from None
+
+
+
+def display_path(path: str | None) -> str:
+    """A note path as the user would type it: relative to the current folder when inside it."""
+    if not path:
+        return ""
+    with contextlib.suppress(ValueError):
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    return path
 
 
 if __name__ == "__main__":
