@@ -493,7 +493,7 @@ def sources_list(ctx, as_json):
     settings = _settings(ctx)
     from .runtime import utc_now
     from .sources import format_interval
-    from .timing import is_stale
+    from .timing import source_health
 
     configured = _load_sources(settings)
     ledger = _open_ledger(settings)
@@ -506,20 +506,10 @@ def sources_list(ctx, as_json):
     rows = []
     for source in configured:
         state = states[source.name]
-        if not source.enabled:
-            health = "disabled"
-        elif state.consecutive_failures:
-            health = f"failing ×{state.consecutive_failures}: {state.last_error}"
-        elif state.last_polled_at is None:
-            health = "not polled yet"
-        elif is_stale(state.last_new_at, state.created_at, state.every_s, state.publish_interval_s, settings, now):
-            health = "stale: nothing new for a long time"
-        else:
-            health = "ok"
         rows.append({
             "name": source.name, "kind": state.kind or "?", "every": format_interval(source.every),
             "last_poll": _when(state.last_polled_at), "next_poll": _when(state.next_check_at) if source.enabled else "-",
-            "health": health, "url": state.fetch_url,
+            "health": source_health(source.enabled, state, settings, now).text, "url": state.fetch_url,
         })
     if as_json:
         for row in rows:

@@ -1,13 +1,20 @@
-"""When to poll a source next, how to back off, when a source is stale (pure: `now` is a parameter)."""
+"""When to poll a source next, how to back off, when a source is stale, how healthy it is (pure: `now`
+is a parameter)."""
 
 from __future__ import annotations
 
 import re
 import statistics
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .ledger import SourceState
 
 
 def publish_interval(times: list[datetime]) -> float | None:
@@ -63,3 +70,32 @@ def is_stale(last_new_at: datetime | None, since: datetime, every: float, publis
     usual = max(publishes_every or every, every)
     quiet_since = last_new_at or since
     return (now - quiet_since).total_seconds() > settings.stale_after * usual
+
+
+class Health(StrEnum):
+    """A source's health class, as `sources list` shows it before any detail."""
+
+    DISABLED = "disabled"
+    FAILING = "failing"
+    NOT_POLLED = "not polled yet"
+    STALE = "stale"
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    health: Health
+    text: str  # the class with its detail: "failing ×2: HTTP 404 Not Found"
+
+
+def source_health(enabled: bool, state: SourceState, settings: Settings, now: datetime) -> SourceHealth:
+    """How a source is doing: disabled, failing (how often, and why), not polled yet, stale, or ok."""
+    if not enabled:
+        return SourceHealth(Health.DISABLED, Health.DISABLED.value)
+    if state.consecutive_failures:
+        return SourceHealth(Health.FAILING, f"failing ×{state.consecutive_failures}: {state.last_error}")
+    if state.last_polled_at is None:
+        return SourceHealth(Health.NOT_POLLED, Health.NOT_POLLED.value)
+    if is_stale(state.last_new_at, state.created_at, state.every_s, state.publish_interval_s, settings, now):
+        return SourceHealth(Health.STALE, "stale: nothing new for a long time")
+    return SourceHealth(Health.OK, Health.OK.value)
