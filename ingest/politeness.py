@@ -15,7 +15,7 @@ from protego import Protego
 
 from .config import Settings
 from .errors import FetchError
-from .fetch import FetchClient
+from .fetch import FetchClient, Fetcher
 from .records import FetchResult
 
 ROBOTS_TTL = 24 * 3600.0
@@ -120,6 +120,12 @@ class PoliteFetcher:
     def _keep(self, origin: str, body: str | None, now: datetime) -> None:
         if self.store is not None:
             self.store.store_robots_txt(origin, body, now)
+
+
+def polite_fetcher(settings: Settings, *, robots_store: RobotsStore | None = None) -> PoliteFetcher:
+    """The HTTP client a run fetches with: one connection pool, robots.txt and pacing (robots.txt
+    kept for a day in `robots_store`, the ledger, when given)."""
+    return PoliteFetcher(Fetcher(settings), settings, store=robots_store)
 
 
 class RobotsStore(Protocol):

@@ -105,16 +105,15 @@ def _same_learning(a: Model, b: Model) -> bool:
 def open_run(settings: Settings, *, dry_run: bool, force: bool, explain: bool = False) -> Iterator[Run]:
     """The Run for one command, closed afterwards. It guesses from the taxonomy alone until
     `refresh_model` gives it the learned model. A dry run creates no ledger and keeps no robots.txt."""
-    from .fetch import Fetcher
     from .ledger import open_ledger
-    from .politeness import PoliteFetcher
+    from .politeness import polite_fetcher
     from .render import load_template
     from .taxonomy import load_taxonomy
 
     template = load_template(settings.template)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ledger = open_ledger(settings.ledger_url, create=not dry_run, wait=settings.ledger_wait)
-    fetcher = PoliteFetcher(Fetcher(settings), settings, store=None if dry_run else ledger)
+    fetcher = polite_fetcher(settings, robots_store=None if dry_run else ledger)
     run = Run(settings=settings, ledger=ledger, fetcher=fetcher, template=template, taxonomy=taxonomy,
               dry_run=dry_run, force=force, explain=explain)
     try:
