@@ -7,8 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, Self
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -59,7 +59,7 @@ class PoliteFetcher:
     def close(self) -> None:
         self.fetcher.close()
 
-    def __enter__(self) -> PoliteFetcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -90,7 +90,7 @@ class PoliteFetcher:
         with host.robots_lock:
             if self._clock() < host.robots_until:
                 return host.robots
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if self.store is not None:
                 known, body = self.store.robots_txt(origin, now - timedelta(seconds=ROBOTS_TTL))
                 if known:

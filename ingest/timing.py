@@ -3,10 +3,11 @@ is a parameter)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 def publish_interval(times: list[datetime]) -> float | None:
     """The source's usual time between posts: the median gap of its recent publication times."""
     ordered = sorted({t for t in times if t is not None}, reverse=True)
-    gaps = [(a - b).total_seconds() for a, b in zip(ordered, ordered[1:])]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(ordered)]
     gaps = [g for g in gaps if g > 0]
     return statistics.median(gaps) if len(gaps) >= 2 else None
 
@@ -36,7 +37,7 @@ def server_asked(headers: dict[str, str], now: datetime, ttl: float | None = Non
         try:
             expires = parsedate_to_datetime(headers["expires"])
             if expires.tzinfo is None:
-                expires = expires.replace(tzinfo=timezone.utc)
+                expires = expires.replace(tzinfo=UTC)
             asked.append((expires - now).total_seconds())
         except (TypeError, ValueError):
             pass
