@@ -19,10 +19,10 @@ import jinja2
 
 from .config import Settings
 from .learned_model import Model
-from .ledger import Known, Ledger
+from .ledger import Known, Ledger, open_ledger
 from .records import Guess, State
 from .snapshots import SnapshotStore
-from .taxonomy import Taxonomy
+from .taxonomy import Taxonomy, load_taxonomy
 
 if TYPE_CHECKING:
     from .fetch import FetchClient
@@ -105,10 +105,8 @@ def _same_learning(a: Model, b: Model) -> bool:
 def open_run(settings: Settings, *, dry_run: bool, force: bool, explain: bool = False) -> Iterator[Run]:
     """The Run for one command, closed afterwards. It guesses from the taxonomy alone until
     `refresh_model` gives it the learned model. A dry run creates no ledger and keeps no robots.txt."""
-    from .ledger import open_ledger
-    from .politeness import polite_fetcher
+    from .politeness import polite_fetcher  # the HTTP client's libraries load when a run is opened
     from .render import load_template
-    from .taxonomy import load_taxonomy
 
     template = load_template(settings.template)
     taxonomy = load_taxonomy(settings.taxonomy_path)
