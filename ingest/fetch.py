@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 from urllib.request import getproxies
 
 import httpcore
@@ -167,6 +167,15 @@ def _cause(exc: BaseException, kind: type[E]) -> E | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+@runtime_checkable
+class FetchClient(Protocol):
+    """What a run fetches with: a Fetcher, or a PoliteFetcher around one."""
+
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> FetchResult: ...
+
+    def close(self) -> None: ...
 
 
 class Fetcher:

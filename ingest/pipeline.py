@@ -15,82 +15,25 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import jinja2
-
-from .archive import note_folders, scan_archive
-from .config import Settings
-from .errors import FetchError, IngestError, LedgerError, WriteError
 from . import scholarly
+from .archive import note_folders, scan_archive
+from .errors import FetchError, IngestError, LedgerError, WriteError
 from .fingerprint import NEAR_DISTANCE, bands, distance
-from .ledger import Known, Ledger
-from .learned_model import Model
-from .records import DONE, Document, FeedItem, FetchResult, Guess, Outcome, Source, State
-from .snapshots import SnapshotStore
-from .taxonomy import Taxonomy
+from .ledger import Known
+from .records import DONE, Document, FeedItem, FetchResult, Outcome, Source, State
+from .runtime import Run
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import remove_leftovers, write_note
 
 if TYPE_CHECKING:
-    from .prepare import Prepared, Preparer
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass
-class Run:
-    """What one command invocation works with: settings, the ledger, the HTTP client, the template."""
-
-    settings: Settings
-    ledger: Ledger
-    fetcher: object  # Fetcher or PoliteFetcher: anything with fetch(url, headers) -> FetchResult
-    template: jinja2.Template
-    dry_run: bool = False
-    force: bool = False
-    clock: Callable[[], datetime] = utc_now
-    stop: threading.Event = field(default_factory=threading.Event)  # set: start no new item
-    archived: dict[str, str] = field(default_factory=dict)  # dry runs: archive keys not persisted
-    taxonomy: Taxonomy = field(default_factory=Taxonomy)  # what the guesser knows before learning
-    model: Model = field(default_factory=Model)  # what it learned from the archive (learn.ensure_model)
-    explain: bool = False  # keep each guess, with its reasons, in `guesses`
-    guesses: dict[str, Guess] = field(default_factory=dict)  # URL → guess, when explaining
-    _preparer: "Preparer | None" = None
-    _snapshots: SnapshotStore | None = None
-    _locks: dict[str, threading.Lock] = field(default_factory=lambda: defaultdict(threading.Lock))
-
-    def known(self, keys: list[str]) -> Known | None:
-        found = self.ledger.lookup(keys)
-        if found is None:
-            path = next((self.archived[k] for k in keys if k in self.archived), None)
-            found = Known(None, State.ARCHIVED, path) if path else None
-        return found
-
-    @property
-    def prepare(self) -> Preparer:
-        """Extract, guess and render: here, or in worker processes for a batch."""
-        if self._preparer is None:  # made on first use: taxonomy and model are set after the Run
-            from .prepare import Preparer  # the extraction stack loads only when an item needs it
-
-            self._preparer = Preparer(self.settings, self.taxonomy, self.model, self.template)
-        return self._preparer
-
-    @property
-    def snapshots(self) -> SnapshotStore:
-        if self._snapshots is None:
-            self._snapshots = SnapshotStore(self.settings.snapshots_path)
-        return self._snapshots
-
-    def close(self) -> None:
-        if self._preparer is not None:
-            self._preparer.close()
+    from .prepare import Prepared
 
 
 def all_known(run: Run, urls: list[str]) -> bool:
@@ -370,12 +313,3 @@ def _known_elsewhere(result: FetchResult, document: Document, prepared: Prepared
         if distance(simhash, prepared.simhash) <= NEAR_DISTANCE:
             return run.ledger.known_item(other)
     return None
-
-
-def display_path(path: str | None) -> str:
-    """A note path as the user would type it: relative to the current folder when inside it."""
-    if not path:
-        return ""
-    with contextlib.suppress(ValueError):
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    return path

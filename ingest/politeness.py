@@ -7,15 +7,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, Self
 from urllib.parse import urlsplit
 
 from protego import Protego
 
 from .config import Settings
 from .errors import FetchError
-from .fetch import Fetcher
+from .fetch import FetchClient, Fetcher
 from .records import FetchResult
 
 ROBOTS_TTL = 24 * 3600.0
@@ -36,7 +36,7 @@ class _Host:
 class PoliteFetcher:
     """The Fetcher's interface with manners; safe to share between threads."""
 
-    def __init__(self, fetcher: Fetcher, settings: Settings, *, store: RobotsStore | None = None,
+    def __init__(self, fetcher: FetchClient, settings: Settings, *, store: RobotsStore | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.fetcher = fetcher
         self.settings = settings
@@ -59,7 +59,7 @@ class PoliteFetcher:
     def close(self) -> None:
         self.fetcher.close()
 
-    def __enter__(self) -> PoliteFetcher:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -90,7 +90,7 @@ class PoliteFetcher:
         with host.robots_lock:
             if self._clock() < host.robots_until:
                 return host.robots
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if self.store is not None:
                 known, body = self.store.robots_txt(origin, now - timedelta(seconds=ROBOTS_TTL))
                 if known:
@@ -120,6 +120,12 @@ class PoliteFetcher:
     def _keep(self, origin: str, body: str | None, now: datetime) -> None:
         if self.store is not None:
             self.store.store_robots_txt(origin, body, now)
+
+
+def polite_fetcher(settings: Settings, *, robots_store: RobotsStore | None = None) -> PoliteFetcher:
+    """The HTTP client a run fetches with: one connection pool, robots.txt and pacing (robots.txt
+    kept for a day in `robots_store`, the ledger, when given)."""
+    return PoliteFetcher(Fetcher(settings), settings, store=robots_store)
 
 
 class RobotsStore(Protocol):

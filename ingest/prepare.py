@@ -18,8 +18,8 @@ from pathlib import Path
 
 import jinja2
 
-from .config import Settings
 from .charset import page_html
+from .config import Settings
 from .extract import extract_document, extract_pdf, paper_text, require_text, text_hash
 from .fingerprint import fingerprint
 from .guess import guess

@@ -1,19 +1,27 @@
-"""When to poll a source next, how to back off, when a source is stale (pure: `now` is a parameter)."""
+"""When to poll a source next, how to back off, when a source is stale, how healthy it is (pure: `now`
+is a parameter)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .ledger import SourceState
 
 
 def publish_interval(times: list[datetime]) -> float | None:
     """The source's usual time between posts: the median gap of its recent publication times."""
     ordered = sorted({t for t in times if t is not None}, reverse=True)
-    gaps = [(a - b).total_seconds() for a, b in zip(ordered, ordered[1:])]
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(ordered)]
     gaps = [g for g in gaps if g > 0]
     return statistics.median(gaps) if len(gaps) >= 2 else None
 
@@ -29,7 +37,7 @@ def server_asked(headers: dict[str, str], now: datetime, ttl: float | None = Non
         try:
             expires = parsedate_to_datetime(headers["expires"])
             if expires.tzinfo is None:
-                expires = expires.replace(tzinfo=timezone.utc)
+                expires = expires.replace(tzinfo=UTC)
             asked.append((expires - now).total_seconds())
         except (TypeError, ValueError):
             pass
@@ -63,3 +71,32 @@ def is_stale(last_new_at: datetime | None, since: datetime, every: float, publis
     usual = max(publishes_every or every, every)
     quiet_since = last_new_at or since
     return (now - quiet_since).total_seconds() > settings.stale_after * usual
+
+
+class Health(StrEnum):
+    """A source's health class, as `sources list` shows it before any detail."""
+
+    DISABLED = "disabled"
+    FAILING = "failing"
+    NOT_POLLED = "not polled yet"
+    STALE = "stale"
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    health: Health
+    text: str  # the class with its detail: "failing ×2: HTTP 404 Not Found"
+
+
+def source_health(enabled: bool, state: SourceState, settings: Settings, now: datetime) -> SourceHealth:
+    """How a source is doing: disabled, failing (how often, and why), not polled yet, stale, or ok."""
+    if not enabled:
+        return SourceHealth(Health.DISABLED, Health.DISABLED.value)
+    if state.consecutive_failures:
+        return SourceHealth(Health.FAILING, f"failing ×{state.consecutive_failures}: {state.last_error}")
+    if state.last_polled_at is None:
+        return SourceHealth(Health.NOT_POLLED, Health.NOT_POLLED.value)
+    if is_stale(state.last_new_at, state.created_at, state.every_s, state.publish_interval_s, settings, now):
+        return SourceHealth(Health.STALE, "stale: nothing new for a long time")
+    return SourceHealth(Health.OK, Health.OK.value)

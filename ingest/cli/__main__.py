@@ -1,0 +1,7 @@
+"""`python -m ingest.cli`: the same commands as the `ingest` script."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""The commands that ingest: url (given URLs), poll (one pass over the due sources), schedule (forever)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..records import State
+from . import configured_sources, guard, main, read_sources, run_for, settings_from, with_current_model
+from .report import Report, report_learned
+
+
+@main.command("url")
+@click.argument("urls", nargs=-1)
+@click.option("-i", "--input", "input_file", type=click.File("r", encoding="utf-8"),
+              help="Read URLs from a file, one a line ('-' for stdin).")
+@click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
+@click.option("--dry-run", is_flag=True, help="Print the note; write nothing, record nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per URL on stdout.")
+@click.option("--force", is_flag=True, help="Fetch again and write a new note beside a known one.")
+@click.option("--explain", is_flag=True, help="Show the top signals behind each guessed field (on stderr).")
+@click.pass_context
+def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain):
+    """Archive one or more article URLs as source notes.
+
+    Prints one line per URL: `created PATH`, `duplicate URL (archived as PATH)` or
+    `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed.
+    With --explain, each guessed field (domain, secondary domains, format, priority, tags) is
+    followed by the signals behind it; with --json they are the record's "explain".
+    """
+    given = list(urls)
+    if input_file is not None:
+        given += [line.strip() for line in input_file if line.strip() and not line.lstrip().startswith("#")]
+    if not given:
+        raise click.UsageError("give at least one URL, or -i FILE")
+    settings = settings_from(ctx, output_dir=output)
+    from ..pipeline import Job, all_known, ingest_many
+
+    failed = False
+    with (run_for(settings, dry_run=dry_run, force=force, explain=explain) as run,
+          Report(as_json, dry_run, len(given), guesses=run.guesses if explain else None) as report):
+        _catch_up(run)
+        if force or not guard(lambda: all_known(run, given)):  # the model is only needed for new notes
+            run = with_current_model(run)
+        for outcome in guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
+            failed |= outcome.status == State.FAILED
+    ctx.exit(1 if failed else 0)
+
+
+def _catch_up(run) -> None:
+    """Before new work: take back what a killed process left, and read the archive's notes."""
+    from ..pipeline import recover, sync_archive
+
+    for done in guard(lambda: recover(run)):
+        click.echo(f"recovered: {done}", err=True)
+    for problem in guard(lambda: sync_archive(run)):
+        click.echo(f"warning: {problem}", err=True)
+
+
+def _source_reporter(settings, report):
+    """Print each source's poll; a source that moved permanently gets its new URL in the file too."""
+    from ..sources import set_source_url
+
+    def on_source(source_report):
+        if source_report.moved_to:
+            guard(lambda: set_source_url(settings.sources_path, source_report.name, source_report.moved_to))
+        report.source(source_report)
+
+    return on_source
+
+
+@main.command("poll")
+@click.option("-s", "--source", "names", multiple=True, metavar="NAME", help="Poll this source, due or not (repeatable).")
+@click.option("--all", "every_source", is_flag=True, help="Poll every enabled source now.")
+@click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one per source, one per item.")
+@click.pass_context
+def poll_command(ctx, names, every_source, output, as_json):
+    """One pass over the sources that are due (or those named, or all).
+
+    New entries become notes; a source's first poll ingests only its `backfill` newest entries.
+    Exit 1 when a source or an item failed.
+    """
+    settings = settings_from(ctx, output_dir=output)
+    from ..poll import choose_sources, poll
+
+    configured = configured_sources(settings)
+    with run_for(settings, dry_run=False, force=False) as run, Report(as_json) as report:
+        _catch_up(run)
+        run = with_current_model(run)
+        states = guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
+        on_source = _source_reporter(settings, report)
+        summary = guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
+                                      due_only=not (names or every_source)))
+    failed_items = summary.count(State.FAILED)
+    line = (f"polled {len(summary.sources)} source(s): {summary.count('created')} new note(s), "
+            f"{summary.count('duplicate')} duplicate(s), {failed_items} failed item(s), "
+            f"{len(summary.failed_sources)} failed source(s)")
+    if as_json:
+        click.echo(json.dumps({"summary": line}))
+    else:
+        click.echo(line)
+    ctx.exit(1 if failed_items or summary.failed_sources else 0)
+
+
+@main.command("schedule")
+@click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
+@click.pass_context
+def schedule_command(ctx, output):
+    """Run forever: poll each source when the ledger says it is due.
+
+    Edits to the sources file apply at the next tick. SIGINT or SIGTERM stops cleanly: work in
+    flight finishes, nothing is left half-written.
+    """
+    settings = settings_from(ctx, output_dir=output)
+    from ..schedule import run_forever
+
+    configured_sources(settings)  # a broken sources file is an error at start, a warning later
+    with run_for(settings, dry_run=False, force=False) as run:
+        report = Report()
+
+        def on_tick(summary, error):
+            if error:
+                click.echo(f"warning: {error}", err=True)
+            elif summary.sources or summary.outcomes:
+                click.echo(f"tick: {len(summary.sources)} source(s), {summary.count('created')} new note(s)")
+            else:
+                click.echo("tick: nothing due")
+
+        click.echo(f"scheduling sources from {settings.sources_path} every {settings.tick:g}s; Ctrl-C stops",
+                   err=True)
+        run_forever(run, lambda: read_sources(settings), on_tick=on_tick,
+                    on_learned=lambda learned: report_learned(run, learned),
+                    on_source=_source_reporter(settings, report), on_outcome=report.outcome)
+        click.echo("stopped", err=True)

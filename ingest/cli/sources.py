@@ -1,0 +1,189 @@
+"""The `sources` commands: list, add, remove, check, and OPML import and export."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import click
+
+from ..errors import IngestError
+from ..records import SourceStatus
+from . import Fatal, configured_sources, guard, ledger_for, main, run_for, settings_from
+
+
+@main.group("sources")
+def sources_group():
+    """The configured sources: add, list, check, remove, import and export OPML."""
+
+
+@sources_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source.")
+@click.pass_context
+def sources_list(ctx, as_json):
+    """Name, kind, interval, last poll, next poll and health of every source."""
+    settings = settings_from(ctx)
+    from ..runtime import utc_now
+    from ..sources import format_interval
+    from ..timing import source_health
+
+    configured = configured_sources(settings)
+    ledger = ledger_for(settings)
+    try:
+        now = utc_now()
+        guard(lambda: ledger.sync_sources(configured, now))
+        states = {s.name: s for s in guard(ledger.source_states)}
+    finally:
+        ledger.close()
+    rows = []
+    for source in configured:
+        state = states[source.name]
+        rows.append({
+            "name": source.name, "kind": state.kind or "?", "every": format_interval(source.every),
+            "last_poll": _when(state.last_polled_at), "next_poll": _when(state.next_check_at) if source.enabled else "-",
+            "health": source_health(source.enabled, state, settings, now).text, "url": state.fetch_url,
+        })
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    if not rows:
+        click.echo(f"no sources in {settings.sources_path}; add one with: ingest sources add URL")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "kind", "every", "last poll", "next poll", "health"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], row["every"], row["last_poll"], row["next_poll"], row["health"])
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@sources_group.command("add")
+@click.argument("url")
+@click.option("--name", help="Source name (default: made from the URL).")
+@click.option("--kind", type=click.Choice(["feed", "page", "sitemap"]), help="Skip discovery.")
+@click.option("--every", default="6h", show_default=True, help="Polling interval: 30m, 2h, 1d…")
+@click.option("--domain", help="Note domain for this source's items.")
+@click.option("--format", "format_", help="Note format for this source's items.")
+@click.option("--priority", type=click.Choice(["high", "medium", "low"]))
+@click.option("--tag", "tags", multiple=True, help="A tag for every note of this source (repeatable).")
+@click.option("--include", multiple=True, help="Regex an article URL must match (repeatable).")
+@click.option("--exclude", multiple=True, help="Regex of article URLs to skip (repeatable).")
+@click.option("--backfill", type=int, default=3, show_default=True, help="Entries ingested on the first poll.")
+@click.pass_context
+def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, include, exclude, backfill):
+    """Add a source: a homepage's feed is discovered, a page without one is watched."""
+    settings = settings_from(ctx)
+    from ..records import NoteDefaults, Source
+    from ..sources import add_source, parse_interval, unique_name
+    from ..urls import normalize_url
+
+    configured = configured_sources(settings)
+    try:
+        url = normalize_url(url)
+    except IngestError as exc:
+        raise Fatal(f"{url}: {exc.message}") from None
+    interval = guard(lambda: parse_interval(every, "option --every"))
+    if kind is None:
+        kind, url = _discover(settings, url)
+    name = name or unique_name(url, {s.name for s in configured})
+    source = Source(
+        name=name, url=url, kind=kind, every=interval, include=include, exclude=exclude, backfill=backfill,
+        defaults=NoteDefaults(domain=domain, format=format_, priority=priority, tags=tuple(tags)),
+    )
+    guard(lambda: add_source(settings.sources_path, source))
+    click.echo(f"added {name}: {kind} {url} (every {every})")
+
+
+def _discover(settings, url: str) -> tuple[str, str]:
+    """What a URL is: a feed, a sitemap, a page whose feed it links, or a listing page to watch."""
+    from ..politeness import polite_fetcher
+    from ..poll import discover_kind
+
+    with polite_fetcher(settings) as fetcher:
+        try:
+            return discover_kind(fetcher.fetch(url))
+        except IngestError as exc:
+            raise Fatal(f"cannot add {url}: {exc.message}; give --kind to add it without checking") from None
+
+
+@sources_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def sources_remove(ctx, name):
+    """Remove a source from the sources file (its history stays in the ledger)."""
+    settings = settings_from(ctx)
+    from ..sources import remove_source
+
+    guard(lambda: remove_source(settings.sources_path, name))
+    click.echo(f"removed {name}")
+
+
+@sources_group.command("check")
+@click.argument("name")
+@click.pass_context
+def sources_check(ctx, name):
+    """Fetch a source once and show what would be ingested; nothing is written or recorded."""
+    settings = settings_from(ctx)
+    from ..poll import fresh_state, poll_source
+
+    configured = {s.name: s for s in configured_sources(settings)}
+    if name not in configured:
+        raise Fatal(f"no source named {name} in {settings.sources_path}; see `ingest sources list`")
+    source = configured[name]
+    with run_for(settings, dry_run=True, force=False) as run:
+        known = {s.name: s for s in guard(run.ledger.source_states)}
+        state = known.get(name) or fresh_state(source, run.clock())
+        # parse even an unchanged document: the point is to show what it holds
+        state = dataclasses.replace(state, etag=None, last_modified=None, body_hash=None)
+        report = guard(lambda: poll_source(run, state, source, due_only=False))
+    if report.status == SourceStatus.FAILED:
+        click.echo(f"source {name} failed: {report.error}")
+        ctx.exit(1)
+    click.echo(f"source {name}: {report.found} entries, {len(report.jobs)} would be ingested"
+               + (f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""))
+    for job in report.jobs:
+        date = job.hint.published.date().isoformat() if job.hint and job.hint.published else "----------"
+        title = job.hint.title if job.hint and job.hint.title else ""
+        click.echo(f"  {date}  {job.url}  {title}".rstrip())
+
+
+@sources_group.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+@click.pass_context
+def sources_import(ctx, file):
+    """Add every feed of an OPML file (a feed reader's export); known ones are skipped."""
+    settings = settings_from(ctx)
+    from ..opml import sources_from_opml
+    from ..sources import add_source
+
+    configured = configured_sources(settings)
+    found = guard(lambda: sources_from_opml(file.read(), {s.name for s in configured}))
+    added = 0
+    for source in found:
+        try:
+            add_source(settings.sources_path, source)
+            added += 1
+            click.echo(f"added {source.name}: {source.kind} {source.url}")
+        except IngestError as exc:
+            click.echo(f"skipped {source.url}: {exc.message}")
+    click.echo(f"imported {added} of {len(found)} source(s)")
+
+
+@sources_group.command("export-opml")
+@click.argument("file", type=click.File("wb"), default="-")
+@click.pass_context
+def sources_export(ctx, file):
+    """Write the sources as OPML (to FILE, or stdout)."""
+    settings = settings_from(ctx)
+    from ..opml import sources_to_opml
+
+    file.write(sources_to_opml(configured_sources(settings)))
