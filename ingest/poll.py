@@ -21,7 +21,8 @@ from .feeds import looks_like_feed, parse_feed
 from .ledger import Entry, PollFailure, PollResult, QueuedItem, SourceRead, SourceState
 from .records import FeedItem, FetchResult, Outcome, Source, SourceStatus, State
 from .listings import discover_feed, find_article_links
-from .pipeline import Job, Run, hint_from_json, hint_json, ingest_many, spread_by_host
+from .pipeline import Job, hint_from_json, hint_json, ingest_many, spread_by_host
+from .runtime import Run
 from .sitemaps import parse_sitemap
 from .timing import failure_delay, next_interval, publish_interval, server_asked
 from .urls import try_key

@@ -17,7 +17,8 @@ from pathlib import Path
 from .archive import read_frontmatter
 from .errors import IngestError
 from .ledger import Snapshot
-from .pipeline import Run, hint_from_json, note_digest
+from .pipeline import hint_from_json, note_digest
+from .runtime import Run
 from .records import FetchResult, Source
 from .writer import replace_note, write_note
 
