@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from .errors import ConfigError
 from .features import slug
 from .records import SOURCE_KINDS, NoteDefaults, Source
 from .urls import InvalidURLError, normalize_url, url_key
+from .writer import write_atomic
 
 DEFAULT_SOURCES = Path("config") / "sources.toml"
 DEFAULT = Source(name="-", url="-")
@@ -479,18 +478,9 @@ def _inline(table: tomlkit.items.Table) -> tomlkit.items.InlineTable:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace the file in one step, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace the file in one step, so a reader never sees half of it; it keeps its permissions."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    write_atomic(path, text, mode=mode)
 
 
 # ---- names -------------------------------------------------------------------------------------
