@@ -6,14 +6,27 @@ anywhere. Every error names the file, the key and what is allowed.
 
 from __future__ import annotations
 
-import math
 import os
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import ConfigError
+from .validation import (
+    Reader,
+    Wrong,
+    boolean,
+    check_keys,
+    choice,
+    missing_file,
+    number,
+    parse_toml,
+    read,
+    read_text,
+    string,
+    strings,
+)
 
 DEFAULT_CONFIG = Path("config") / "ingest.toml"
 PRIORITIES = ("high", "medium", "low")
@@ -111,7 +124,67 @@ class Settings:
         return self.user_agent.format(version=__version__, contact_url=self.contact_url)
 
 
-KEYS = {f.name: f for f in fields(Settings) if f.name != "config_path"}
+def _optional_path(value: object) -> str | None:
+    if value in ("", None):  # `archive_dir = ""`: none
+        return None
+    if not isinstance(value, str):
+        raise Wrong("a string")
+    return value
+
+
+def _user_agent(value: object) -> str:
+    if not isinstance(value, str):
+        raise Wrong("a string")
+    try:
+        value.format(version="", contact_url="")
+    except (KeyError, IndexError, ValueError):
+        raise Wrong("a string whose only placeholders are {version} and {contact_url}") from None
+    return value
+
+
+# what each key may hold. Values are read the same way from the file, the environment and flags,
+# so text is parsed everywhere ("2.5", "yes", "a, b"): the environment has nothing else
+_SECONDS = number(minimum=0, unit="seconds", from_text=True)
+_TIMEOUT = number(positive=True, unit="seconds", from_text=True)
+_COUNT = number(whole=True, minimum=0, from_text=True)
+_FLAG = boolean(from_text=True)
+_NAMES = strings(separator=",")
+KEYS: dict[str, Reader[Any]] = {
+    "output_dir": string(),
+    "ledger": string(),
+    "ledger_wait": _SECONDS,
+    "archive_dir": _optional_path,
+    "template": _optional_path,
+    "user_agent": _user_agent,
+    "contact_url": string(),
+    "timeout": _TIMEOUT,
+    "deadline": _TIMEOUT,
+    "max_bytes": _COUNT,
+    "max_redirects": _COUNT,
+    "retries": _COUNT,
+    "backoff": _SECONDS,
+    "allow_private_networks": _FLAG,
+    "sources": _optional_path,
+    "taxonomy": _optional_path,
+    "model": _optional_path,
+    "snapshots": _optional_path,
+    "dedupe_text": _FLAG,
+    "obey_robots": _FLAG,
+    "host_delay": _SECONDS,
+    "concurrency": number(whole=True, minimum=1, from_text=True),
+    "min_interval": _SECONDS,
+    "max_interval": _SECONDS,
+    "item_retries": _COUNT,
+    "stale_after": number(minimum=0, from_text=True),
+    "tick": _SECONDS,
+    "domains": _NAMES,
+    "formats": _NAMES,
+    "default_domain": string(),
+    "default_format": string(),
+    "default_priority": choice(PRIORITIES),
+    "default_tags": _NAMES,
+}  # every field of Settings but config_path (tests/test_config.py checks)
+ALLOWED_KEYS = sorted(KEYS)
 
 
 def load_settings(
@@ -126,15 +199,7 @@ def load_settings(
     values: dict[str, object] = {}
     where = str(config_path)
     if config_path.is_file():
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{where}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start});"
-                              " save the file as UTF-8") from None
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot be read ({exc.strerror})") from None
+        data = parse_toml(read_text(config_path) or "", where)
         base = config_path.resolve().parent
         values.update(_resolved({k: _coerce(k, v, where) for k, v in data.items()}, base))
     elif explicit:
@@ -169,75 +234,14 @@ def _resolve(base: Path, value: object) -> Path:
 
 
 def _coerce(key: str, raw: object, where: str) -> object:
-    if key not in KEYS:
-        allowed = ", ".join(sorted(KEYS))
-        raise ConfigError(f"{where}: unknown key '{key}'; allowed keys are: {allowed}")
-    kind = KEYS[key].type
-    text_given = isinstance(raw, str)
-    try:
-        if kind == "bool":
-            if isinstance(raw, bool):
-                return raw
-            if text_given and raw.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if text_given and raw.strip().lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind == "int":
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError  # int(2.5) would quietly give 2
-            return int(raw)
-        if kind == "float":
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)
-        if kind.startswith("tuple"):
-            if text_given:
-                return tuple(part.strip() for part in raw.split(",") if part.strip())
-            if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
-                return tuple(raw)
-            raise ValueError
-        if kind.startswith("Path | None"):
-            if raw in ("", None):
-                return None
-        if not isinstance(raw, str):
-            raise ValueError
-        return raw
-    except (TypeError, ValueError):
-        want = {
-            "bool": "true or false",
-            "int": "a whole number",
-            "float": "a number",
-        }.get(kind, "a list of strings" if kind.startswith("tuple") else "a string")
-        raise ConfigError(f"{where}: key '{key}' must be {want}, got {raw!r}") from None
+    check_keys([key], ALLOWED_KEYS, where)
+    return read(where, key, raw, KEYS[key])
 
 
 def _check(s: Settings, where: str) -> Settings:
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{where}: key '{key}' {why}")
-
-    for key in ("timeout", "deadline", "backoff"):
-        value = getattr(s, key)
-        if not math.isfinite(value) or value < 0 or (key != "backoff" and value == 0):
-            raise bad(key, "must be a positive number of seconds")
-    for key in ("host_delay", "min_interval", "max_interval", "stale_after", "tick", "ledger_wait"):
-        if not math.isfinite(getattr(s, key)) or getattr(s, key) < 0:
-            raise bad(key, "must be zero or a positive number")
-    if s.concurrency < 1:
-        raise bad("concurrency", "must be at least 1")
-    for key in ("max_bytes", "max_redirects", "retries", "item_retries"):
-        if getattr(s, key) < 0:
-            raise bad(key, "must be zero or more")
-    if s.default_priority not in PRIORITIES:
-        raise bad("default_priority", f"must be one of {', '.join(PRIORITIES)}")
-    if s.default_format not in s.formats:
-        raise bad("default_format", f"must be one of the formats: {', '.join(s.formats)}")
-    if s.default_domain not in s.domains:
-        raise bad("default_domain", f"must be one of the domains: {', '.join(s.domains)}")
+    """What no single value says: the defaults among the lists, an existing taxonomy file."""
+    read(where, "default_format", s.default_format, choice(s.formats, "the configured formats"))
+    read(where, "default_domain", s.default_domain, choice(s.domains, "the configured domains"))
     if s.taxonomy is not None and not s.taxonomy.is_file():
-        raise bad("taxonomy", f"names {s.taxonomy}, which does not exist")
-    try:
-        s.agent
-    except (KeyError, IndexError, ValueError):
-        raise bad("user_agent", "may only use the placeholders {version} and {contact_url}") from None
+        raise missing_file(where, "taxonomy", s.taxonomy)
     return s

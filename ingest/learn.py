@@ -37,6 +37,7 @@ from .records import Document
 from .signals import VECTOR_TERMS, PageSignals, read_signals
 from .tags import TagFeatures, phrase_count, score_tag, select_tags, tag_candidates
 from .taxonomy import Taxonomy
+from .writer import write_atomic
 
 _CONTENT = re.compile(r"^## Content[ \t]*$", re.MULTILINE)
 # sections curators (or their agents) add after the archived text: never part of what a page gives
@@ -440,11 +441,8 @@ def load_model(path: Path) -> Model | None:
 
 
 def save_model(model: Model, path: Path) -> None:
-    """Write atomically: a reader never sees half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(model.to_json(), encoding="utf-8")
-    os.replace(temp, path)
+    """Write atomically: a reader never sees half a model, and a failure leaves no temporary file."""
+    write_atomic(path, model.to_json(), perms=0o666)  # 0o666: what a new file gets under the umask
 
 
 def ensure_model(settings: Settings, taxonomy: Taxonomy, *, save: bool = True, archive: Path | None = None,

@@ -7,14 +7,12 @@ ledger's `snapshots` table links each item to its body with the headers, final U
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import SnapshotError, WriteError
+from .writer import write_atomic
 
 SUFFIX = ".gz"
 
@@ -33,18 +31,9 @@ class SnapshotStore:
         if target.exists():
             return digest
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    # level 6: most of level 9's saving at a third of its time
-                    handle.write(gzip.compress(body, compresslevel=6, mtime=0))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)  # same bytes under the same name: replacing is harmless
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            # level 6: most of level 9's saving at a third of its time. Replacing a file a
+            # concurrent writer has just put there is harmless: same bytes under the same name
+            write_atomic(target, gzip.compress(body, compresslevel=6, mtime=0))
         except OSError as exc:
             raise WriteError(f"cannot keep a snapshot in {self.folder} ({exc.strerror}); "
                              "check the 'snapshots' setting") from None

@@ -8,11 +8,8 @@ source, the key and what is allowed.
 
 from __future__ import annotations
 
-import difflib
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +23,21 @@ from .errors import ConfigError
 from .features import slug
 from .records import SOURCE_KINDS, NoteDefaults, Source
 from .urls import InvalidURLError, normalize_url, url_key
+from .validation import (
+    Entry,
+    Wrong,
+    boolean,
+    choice,
+    kebab,
+    missing_file,
+    number,
+    parse_toml,
+    read_text,
+    regexes,
+    string,
+    strings,
+)
+from .writer import write_atomic
 
 DEFAULT_SOURCES = Path("config") / "sources.toml"
 DEFAULT = Source(name="-", url="-")
@@ -36,28 +48,37 @@ KEY_ORDER = (
     "name", "url", "kind", "every", "include", "exclude", "domain", "secondary_domains",
     "format", "priority", "tags", "author", "template", "backfill", "enabled",
 )  # fmt: skip
-NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 DURATION_HINT = 'a duration like "30m", "2h", "1d" (or a number of seconds)'
 UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])", re.IGNORECASE)
 _HEADER = re.compile(r"[ \t]*\[\[[ \t]*source[ \t]*\]\][ \t]*(?:#.*)?")
 
 # words that say how a URL is served, not whose it is: left out of names made from URLs
-_URL_NOISE = frozenset(
-    "www rss feed feeds atom xml json index default en home blog-feed rss2 feedburner posts all".split()
-)
+_URL_NOISE = frozenset((
+    "www", "rss", "feed", "feeds", "atom", "xml", "json", "index", "default", "en", "home", "blog-feed",
+    "rss2", "feedburner", "posts", "all",
+))  # fmt: skip
 # blogging platforms: the publication is the subdomain (importai.substack.com → "importai")
-_PLATFORMS = frozenset("substack medium blogspot wordpress ghost beehiiv buttondown github gitlab".split())
+_PLATFORMS = frozenset(
+    ("substack", "medium", "blogspot", "wordpress", "ghost", "beehiiv", "buttondown", "github", "gitlab")
+)
 _SUFFIXES = (".xml", ".rss", ".atom", ".json", ".html", ".htm", ".php", ".aspx")
 
 
 # ---- intervals ---------------------------------------------------------------------------------
 
 
-def parse_interval(value: str | int | float, where: str) -> float:
+def parse_interval(value: str | float, where: str) -> float:
     """Seconds in "90s", "30m", "2h", "1d", "1w", "1h30m", or a number of seconds.
 
     `where` begins the error message: "config/sources.toml: source 'bair': key 'every'"."""
+    try:
+        return _interval(value)
+    except Wrong as wrong:
+        raise ConfigError(f"{where} must be {wrong.want}, got {value!r}") from None
+
+
+def _interval(value: object) -> float:
     seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
@@ -68,7 +89,7 @@ def parse_interval(value: str | int | float, where: str) -> float:
         elif text and re.fullmatch(rf"(?:{_PART.pattern})+\s*", text, re.IGNORECASE):
             seconds = sum(float(n) * UNITS[u.lower()] for n, u in _PART.findall(text))
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError(f"{where} must be {DURATION_HINT}, got {value!r}")
+        raise Wrong(DURATION_HINT)
     return seconds
 
 
@@ -101,16 +122,7 @@ def load_sources(
 
 
 def _read(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()  # bytes, not read_text: keep \r\n line ends as they are
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return read_text(path, missing_ok=True)  # line ends as written: an edit keeps \r\n
 
 
 def _parse(
@@ -121,29 +133,17 @@ def _parse(
     domains: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
 ) -> list[Source]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # the message ends "(at line 3, column 7)"
-        raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
-    unknown = sorted(set(data) - {"source"})
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key '{unknown[0]}'; the file holds only [[source]] tables "
-            "(allowed top-level key: source)"
-        )
-    tables = data.get("source", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ConfigError(f"{where}: key 'source' must be a list of tables, written [[source]]")
+    top = Entry(parse_toml(text, where), where)
+    top.check_keys(("source",))
     sources: list[Source] = []
     names: dict[str, str] = {}
     keys: dict[str, str] = {}
-    for number, table in enumerate(tables, start=1):
-        source = _source(table, number, where, base, domains, formats)
+    for position, table in enumerate(top.tables("source"), start=1):
+        source = _source(table, position, where, base, domains, formats)
         label = f"{where}: source '{source.name}'"
         if source.name in names:
             raise ConfigError(
-                f"{where}: source #{number}: key 'name' '{source.name}' is already used by "
+                f"{where}: source #{position}: key 'name' '{source.name}' is already used by "
                 f"{names[source.name]}; every source needs a unique name"
             )
         key = url_key(source.url)
@@ -152,142 +152,86 @@ def _parse(
                 f"{label}: key 'url' {source.url} is the same address as {keys[key]}'s; "
                 "each address may be configured once"
             )
-        names[source.name] = f"source #{number}"
+        names[source.name] = f"source #{position}"
         keys[key] = f"source '{source.name}'"
         sources.append(source)
     return sources
 
 
+def _url(value: object) -> str:
+    if not isinstance(value, str):
+        raise Wrong("an http:// or https:// address as a string")
+    try:
+        normalize_url(value)
+    except InvalidURLError as exc:
+        raise Wrong(f"a full http:// or https:// address: {exc.message}") from None
+    return value.strip()
+
+
+def _every(value: object) -> float:
+    seconds = _interval(value)
+    if seconds < MIN_EVERY:
+        raise Wrong('at least 5 minutes ("5m")')
+    return seconds
+
+
+_NAME = kebab("bair-blog", longest=MAX_NAME)
+_TEXT = string(empty=False)
+_KIND = choice(SOURCE_KINDS)
+_PRIORITY = choice(PRIORITIES)
+_TAGS = strings("tags", each=kebab("interpretability"))
+
+
 def _source(
     table: dict,
-    number: int,
+    position: int,
     where: str,
     base: Path,
     domains: Sequence[str] | None,
     formats: Sequence[str] | None,
 ) -> Source:
     name = table.get("name")
-    label = f"{where}: source '{name}'" if isinstance(name, str) and name else f"{where}: source #{number}"
-
-    def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"{label}: key '{key}' {why}")
-
-    for key in table:
-        if key not in KEY_ORDER:
-            close = difflib.get_close_matches(key, KEY_ORDER, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(
-                f"{label}: unknown key '{key}'{hint}; allowed keys are: {', '.join(KEY_ORDER)}"
-            )
-    for key in ("name", "url"):
-        if key not in table:
-            raise bad(key, "is required" + (": a unique lowercase kebab-case name like \"bair-blog\""
-                                           if key == "name" else ": the http(s) address to poll"))
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or len(name) > MAX_NAME:
-        raise bad("name", f"must be lowercase kebab-case (a-z, 0-9 and single hyphens, at most "
-                          f"{MAX_NAME} characters) like \"bair-blog\", got {name!r}")
-    url = table["url"]
-    if not isinstance(url, str):
-        raise bad("url", f"must be an http:// or https:// address as a string, got {url!r}")
-    try:
-        normalize_url(url)
-    except InvalidURLError as exc:
-        raise bad("url", f"must be a full http:// or https:// address: {exc.message}, got {url!r}") from None
-
-    kind = table.get("kind")
-    if kind is not None and kind not in SOURCE_KINDS:
-        allowed = ", ".join(SOURCE_KINDS)
-        raise bad("kind", f"must be one of {allowed} (or left out to discover it), got {kind!r}")
-
-    every = DEFAULT.every
-    if "every" in table:
-        every = parse_interval(table["every"], f"{label}: key 'every'")
-        if every < MIN_EVERY:
-            raise bad("every", f"must be at least 5 minutes (\"5m\"), got {table['every']!r}")
-
-    patterns = {}
-    for key in ("include", "exclude"):
-        patterns[key] = _strings(table, key, bad, "a list of regular expressions")
-        for pattern in patterns[key]:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise bad(key, f"has an invalid regular expression {pattern!r}: {exc}") from None
-
-    def one_of(key: str, value: str, allowed: Sequence[str] | None, what: str) -> None:
-        if allowed is not None and value not in allowed:
-            raise bad(key, f"must be one of the configured {what}: {', '.join(allowed)}; got {value!r}")
-
-    domain = _string(table, "domain", bad)
-    if domain is not None:
-        one_of("domain", domain, domains, "domains")
-    secondary = None
-    if "secondary_domains" in table:
-        secondary = _strings(table, "secondary_domains", bad, "a list of domains")
-        for value in secondary:
-            one_of("secondary_domains", value, domains, "domains")
-    fmt = _string(table, "format", bad)
-    if fmt is not None:
-        one_of("format", fmt, formats, "formats")
-    priority = _string(table, "priority", bad)
-    if priority is not None and priority not in PRIORITIES:
-        raise bad("priority", f"must be one of {', '.join(PRIORITIES)}, got {priority!r}")
-    tags = _strings(table, "tags", bad, "a list of tags")
-    for tag in tags:
-        if not NAME_RE.fullmatch(tag):
-            raise bad("tags", f"holds {tag!r}; tags are lowercase kebab-case like \"interpretability\"")
-
-    template = _string(table, "template", bad)
-    if template is not None:
-        resolved = Path(template).expanduser()
-        resolved = resolved if resolved.is_absolute() else (base / resolved).resolve()
-        if not resolved.is_file():
-            raise bad("template", f"must name an existing template file (relative to the sources "
-                                  f"file's folder); {resolved} does not exist")
-        template = str(resolved)
-
-    backfill = table.get("backfill", DEFAULT.backfill)
-    if isinstance(backfill, bool) or not isinstance(backfill, int) or backfill < 0:
-        raise bad("backfill", f"must be a whole number, 0 or more, got {backfill!r}")
-    enabled = table.get("enabled", DEFAULT.enabled)
-    if not isinstance(enabled, bool):
-        raise bad("enabled", f"must be true or false, got {enabled!r}")
-
+    label = f"{where}: source '{name}'" if isinstance(name, str) and name else f"{where}: source #{position}"
+    entry = Entry(table, label)
+    entry.check_keys(KEY_ORDER)
+    name = entry.get("name", _NAME, required='a unique lowercase kebab-case name like "bair-blog"')
+    url = entry.get("url", _url, required="the http(s) address to poll")
+    domain_reader = _TEXT if domains is None else choice(domains, "the configured domains")
     return Source(
         name=name,
-        url=url.strip(),
-        kind=kind,
-        every=every,
-        include=patterns["include"],
-        exclude=patterns["exclude"],
+        url=url,
+        kind=entry.get("kind", _KIND, want=f"one of {', '.join(SOURCE_KINDS)} (or left out to discover it)"),
+        every=entry.get("every", _every, DEFAULT.every),
+        include=_patterns(entry, "include"),
+        exclude=_patterns(entry, "exclude"),
         defaults=NoteDefaults(
-            domain=domain,
-            secondary_domains=secondary,
-            format=fmt,
-            priority=priority,
-            tags=tags,
-            author=_string(table, "author", bad),
+            domain=entry.get("domain", domain_reader),
+            secondary_domains=entry.get("secondary_domains", strings("domains", each=domain_reader)),
+            format=entry.get("format", _TEXT if formats is None else choice(formats, "the configured formats")),
+            priority=entry.get("priority", _PRIORITY),
+            tags=entry.get("tags", _TAGS, ()),
+            author=entry.get("author", _TEXT),
         ),
-        template=template,
-        backfill=backfill,
-        enabled=enabled,
+        template=_template(entry, base),
+        backfill=entry.get("backfill", number(whole=True, minimum=0), DEFAULT.backfill),
+        enabled=entry.get("enabled", boolean(), DEFAULT.enabled),
     )
 
 
-def _string(table: dict, key: str, bad) -> str | None:
-    value = table.get(key)
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise bad(key, f"must be a non-empty string, got {value!r}")
-    return value
+def _patterns(entry: Entry, key: str) -> tuple[str, ...]:
+    return tuple(p.pattern for p in entry.get(key, regexes(), ()))
 
 
-def _strings(table: dict, key: str, bad, what: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if isinstance(value, str):  # one value written without brackets
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise bad(key, f"must be {what}, as strings in brackets: [\"…\", \"…\"]; got {value!r}")
-    return tuple(value)
+def _template(entry: Entry, base: Path) -> str | None:
+    template = entry.get("template", _TEXT)
+    if template is None:
+        return None
+    resolved = Path(template).expanduser()
+    resolved = resolved if resolved.is_absolute() else (base / resolved).resolve()
+    if not resolved.is_file():
+        raise missing_file(entry.label, "template", resolved,
+                           "; give a template file (a path relative to the sources file's folder)")
+    return str(resolved)
 
 
 # ---- editing -----------------------------------------------------------------------------------
@@ -479,18 +423,9 @@ def _inline(table: tomlkit.items.Table) -> tomlkit.items.InlineTable:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace the file in one step, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace the file in one step, so a reader never sees half of it; it keeps its permissions."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    write_atomic(path, text, mode=mode)
 
 
 # ---- names -------------------------------------------------------------------------------------

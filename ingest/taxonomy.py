@@ -1,23 +1,23 @@
 """config/taxonomy.toml → Taxonomy: the domains, format rules, tag aliases, site tags and priority
 rules the guesser starts from before it learns anything from the archive.
 
-Every error names the file, the entry and what is allowed, like the settings file's.
+Every error names the file, the entry and what is allowed, in the words of the settings and
+sources files (see validation.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import PRIORITIES
-from .errors import ConfigError
 from .features import slug
+from .validation import Entry, choice, kebab, mapping, number, parse_toml, read_text, regexes, string, strings
 
 BUILTIN_TAXONOMY = Path(__file__).resolve().parent.parent / "config" / "taxonomy.toml"
-TOP_KEYS = {"domain", "format", "format_aliases", "tags", "sites", "priority"}
+TOP_KEYS = ("domain", "format", "format_aliases", "priority", "sites", "tags")
 
 
 @dataclass(frozen=True)
@@ -74,45 +74,39 @@ class Taxonomy:
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and check a taxonomy file (default: the one shipped in config/)."""
     path = path or BUILTIN_TAXONOMY
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{where}: taxonomy cannot be read ({exc.strerror}); "
-                          "check the 'taxonomy' setting") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
-    return parse_taxonomy(data, where, digest=hashlib.sha256(text.encode()).hexdigest()[:16])
+    text = read_text(path, hint="; check the 'taxonomy' setting") or ""
+    data = parse_toml(text, str(path))
+    # the digest of the text as read_text() of old gave it, \r\n as \n: a file saved on Windows keeps its model
+    universal = text.replace("\r\n", "\n").replace("\r", "\n")
+    return parse_taxonomy(data, str(path), digest=hashlib.sha256(universal.encode()).hexdigest()[:16])
+
+
+_NAME = kebab("ai-alignment")
+_STRINGS = strings()
+_ALIASES = mapping('"mech-interp" = "mechanistic-interpretability"')
+_WHOLE = number(whole=True, minimum=0)
 
 
 def parse_taxonomy(data: dict, where: str = "taxonomy", *, digest: str = "") -> Taxonomy:
-    unknown = set(data) - TOP_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}'; "
-                          f"allowed keys are: {', '.join(sorted(TOP_KEYS))}")
-    domains = tuple(_domain(entry, i, where) for i, entry in enumerate(_tables(data, "domain", where), 1))
-    formats = tuple(_format(entry, i, where) for i, entry in enumerate(_tables(data, "format", where), 1))
-    tags = _table(data, "tags", where)
-    extra = set(tags) - {"min", "max", "generic", "aliases"}
-    if extra:
-        raise ConfigError(f"{where}: [tags] has unknown key '{sorted(extra)[0]}'; "
-                          "allowed: min, max, generic, aliases")
-    low, high = tags.get("min", 3), tags.get("max", 8)
-    if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high):
-        raise ConfigError(f"{where}: [tags] min and max must be whole numbers with 0 ≤ min ≤ max")
-    aliases = {slug(k): slug(v) for k, v in _mapping(tags, "aliases", f"{where}: [tags.aliases]").items()}
-    rules = tuple(_priority(entry, i, where) for i, entry in enumerate(_tables(data, "priority", where), 1))
+    top = Entry(data, where)
+    top.check_keys(TOP_KEYS)
+    domains = tuple(_domain(Entry(t, f"{where}: [[domain]] #{i}")) for i, t in enumerate(top.tables("domain"), 1))
+    formats = tuple(_format(Entry(t, f"{where}: [[format]] #{i}")) for i, t in enumerate(top.tables("format"), 1))
+    tags = top.table("tags", f"{where}: [tags]")
+    tags.check_keys(("min", "max", "generic", "aliases"))
+    low = tags.get("min", _WHOLE, 3)
+    high = tags.get("max", _WHOLE, 8)
+    if high < low:
+        raise tags.bad("max", f"must be at least min ({low}), got {high}")
+    aliases = {slug(k): slug(v) for k, v in tags.get("aliases", _ALIASES, {}).items()}
+    rules = tuple(_priority(Entry(t, f"{where}: [[priority]] #{i}")) for i, t in enumerate(top.tables("priority"), 1))
     return Taxonomy(
         domains=domains,
         formats=formats,
-        format_aliases={k.lower(): v.lower()
-                        for k, v in _mapping(data, "format_aliases", f"{where}: [format_aliases]").items()},
+        format_aliases={k.lower(): v.lower() for k, v in top.get("format_aliases", _ALIASES, {}).items()},
         tag_aliases={k: v for k, v in aliases.items() if k and v and k != v},
-        generic_tags=frozenset(slug(w) for w in _strings(tags, "generic", f"{where}: [tags]")),
-        site_tags={k.lower().removeprefix("www."): slug(v)
-                   for k, v in _mapping(data, "sites", f"{where}: [sites]").items()},
+        generic_tags=frozenset(slug(w) for w in tags.get("generic", _STRINGS, ())),
+        site_tags={k.lower().removeprefix("www."): slug(v) for k, v in top.get("sites", _ALIASES, {}).items()},
         priority_rules=rules,
         min_tags=low,
         max_tags=high,
@@ -120,94 +114,41 @@ def parse_taxonomy(data: dict, where: str = "taxonomy", *, digest: str = "") -> 
     )
 
 
-def _tables(data: dict, key: str, where: str) -> list[dict]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise ConfigError(f"{where}: '{key}' must be [[{key}]] tables")
-    return value
+def _named(entry: Entry, allowed: tuple[str, ...]) -> tuple[str, Entry]:
+    """The entry's name, and the entry labelled with it: "[[format]] #2 (paper)"."""
+    entry.check_keys(allowed)
+    name = entry.get("name", _NAME, required='a lowercase kebab-case name like "ai-alignment"')
+    return name, Entry(entry.data, f"{entry.label} ({name})")
 
 
-def _table(data: dict, key: str, where: str) -> dict:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: '{key}' must be a [{key}] table")
-    return value
+def _domain(entry: Entry) -> DomainInfo:
+    name, entry = _named(entry, ("name", "description", "keywords"))
+    slugs = (slug(k) for k in entry.get("keywords", _STRINGS, ()))
+    return DomainInfo(name, entry.get("description", string(), ""), tuple(dict.fromkeys(s for s in slugs if s)))
 
 
-def _mapping(data: dict, key: str, where: str) -> dict[str, str]:
-    value = data.get(key, {})
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f"{where}: must map names to strings, "
-                          'like "mech-interp" = "mechanistic-interpretability"')
-    return value
-
-
-def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: '{key}' must be a list of strings")
-    return tuple(value)
-
-
-def _check_keys(entry: dict, allowed: set[str], what: str) -> None:
-    extra = set(entry) - allowed
-    if extra:
-        raise ConfigError(f"{what}: unknown key '{sorted(extra)[0]}'; "
-                          f"allowed keys are: {', '.join(sorted(allowed))}")
-
-
-def _name(entry: dict, what: str) -> str:
-    name = entry.get("name")
-    if not isinstance(name, str) or not name or slug(name) != name:
-        raise ConfigError(f"{what}: 'name' must be a lowercase kebab-case name, got {name!r}")
-    return name
-
-
-def _domain(entry: dict, number: int, where: str) -> DomainInfo:
-    what = f"{where}: [[domain]] #{number}"
-    _check_keys(entry, {"name", "description", "keywords"}, what)
-    name = _name(entry, what)
-    description = entry.get("description", "")
-    if not isinstance(description, str):
-        raise ConfigError(f"{what} ({name}): 'description' must be a string")
-    slugs = (slug(k) for k in _strings(entry, "keywords", f"{what} ({name})"))
-    keywords = tuple(dict.fromkeys(s for s in slugs if s))
-    return DomainInfo(name, description, keywords)
-
-
-def _format(entry: dict, number: int, where: str) -> FormatRule:
-    what = f"{where}: [[format]] #{number}"
-    _check_keys(entry, {"name", "description", "hosts", "url", "page_types", "title", "bylines"}, what)
-    name = _name(entry, what)
+def _format(entry: Entry) -> FormatRule:
+    name, entry = _named(entry, ("name", "description", "hosts", "url", "page_types", "title", "bylines"))
     return FormatRule(
         name=name,
-        hosts=tuple(h.lower().removeprefix("www.") for h in _strings(entry, "hosts", f"{what} ({name})")),
-        url=_patterns(entry, "url", f"{what} ({name})"),
-        page_types=tuple(t.lower() for t in _strings(entry, "page_types", f"{what} ({name})")),
-        title=tuple(t.lower() for t in _strings(entry, "title", f"{what} ({name})")),
-        bylines=_patterns(entry, "bylines", f"{what} ({name})"),
+        hosts=_hosts(entry),
+        url=entry.get("url", regexes(re.IGNORECASE), ()),
+        page_types=tuple(t.lower() for t in entry.get("page_types", _STRINGS, ())),
+        title=tuple(t.lower() for t in entry.get("title", _STRINGS, ())),
+        bylines=entry.get("bylines", regexes(re.IGNORECASE), ()),
     )
 
 
-def _patterns(entry: dict, key: str, what: str) -> tuple[re.Pattern, ...]:
-    patterns = []
-    for pattern in _strings(entry, key, what):
-        try:
-            patterns.append(re.compile(pattern, re.I))
-        except re.error as exc:
-            raise ConfigError(f"{what}: {key} pattern {pattern!r} is not a valid regular expression ({exc})") from None
-    return tuple(patterns)
-
-
-def _priority(entry: dict, number: int, where: str) -> PriorityRule:
-    what = f"{where}: [[priority]] #{number}"
-    _check_keys(entry, {"priority", "formats", "domains", "tags", "hosts"}, what)
-    if entry.get("priority") not in PRIORITIES:
-        raise ConfigError(f"{what}: 'priority' must be one of {', '.join(PRIORITIES)}")
+def _priority(entry: Entry) -> PriorityRule:
+    entry.check_keys(("priority", "formats", "domains", "tags", "hosts"))
     return PriorityRule(
-        priority=entry["priority"],
-        formats=_strings(entry, "formats", what),
-        domains=_strings(entry, "domains", what),
-        tags=tuple(slug(t) for t in _strings(entry, "tags", what)),
-        hosts=tuple(h.lower().removeprefix("www.") for h in _strings(entry, "hosts", what)),
+        priority=entry.get("priority", choice(PRIORITIES), required=f"one of {', '.join(PRIORITIES)}"),
+        formats=entry.get("formats", _STRINGS, ()),
+        domains=entry.get("domains", _STRINGS, ()),
+        tags=tuple(slug(t) for t in entry.get("tags", _STRINGS, ())),
+        hosts=_hosts(entry),
     )
+
+
+def _hosts(entry: Entry) -> tuple[str, ...]:
+    return tuple(h.lower().removeprefix("www.") for h in entry.get("hosts", _STRINGS, ()))

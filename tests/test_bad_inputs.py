@@ -987,7 +987,8 @@ BAD_SETUPS = {
         _config("timeout = 3.0\n"), f"{TOML}: not valid TOML (Cannot overwrite a value"
     ),
     "config-wrong-type": Setup(
-        _config('max_redirects = "many"\n'), f"{TOML}: key 'max_redirects' must be a whole number, got 'many'"
+        _config('max_redirects = "many"\n'),
+        f"{TOML}: key 'max_redirects' must be a whole number, 0 or more, got 'many'",
     ),
     "config-not-utf8": Setup(
         _config(b'user_agent = "caf\xe9"\n'), f"{TOML}: not UTF-8 text (byte 0xe9 at offset"

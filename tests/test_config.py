@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from ingest.config import DEFAULT_FORMATS, KEYS, Settings, load_settings
 from ingest.errors import ConfigError
+from ingest.sources import load_sources
+from ingest.taxonomy import load_taxonomy
 
 
 @pytest.fixture
@@ -124,7 +127,7 @@ def test_environment_overrides_file_with_parsing(elsewhere, config):
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("1", True), ("true", True), ("Yes", True), (" on ", True), ("0", False), ("FALSE", False), ("no", False),
-     ("off", False)],  # fmt: skip
+     ("off", False)],
 )
 def test_environment_booleans(elsewhere, raw, expected):
     assert load_settings(env={"INGEST_ALLOW_PRIVATE_NETWORKS": raw}).allow_private_networks is expected
@@ -137,6 +140,12 @@ def test_environment_booleans(elsewhere, raw, expected):
         ("INGEST_RETRIES", "2.5", "a whole number"),
         ("INGEST_RETRIES", "two", "a whole number"),
         ("INGEST_TIMEOUT", "fast", "a number"),
+        # out of range: the variable is named too, not the settings file
+        ("INGEST_CONCURRENCY", "0", "key 'concurrency' must be a whole number, 1 or more, got '0'"),
+        ("INGEST_TIMEOUT", "0", "key 'timeout' must be a number of seconds, more than 0, got '0'"),
+        ("INGEST_HOST_DELAY", "nan", "key 'host_delay' must be a number of seconds, 0 or more, got 'nan'"),
+        ("INGEST_DEFAULT_PRIORITY", "urgent", "key 'default_priority' must be one of high, medium, low, got"),
+        ("INGEST_USER_AGENT", "bot/{nope}", "key 'user_agent' must be a string whose only placeholders are"),
     ],
 )
 def test_bad_environment_values_name_the_variable(elsewhere, name, raw, want):
@@ -284,3 +293,71 @@ def test_ledger_database_url_is_kept(elsewhere, config):
 
 def test_ledger_url_for_a_plain_path(tmp_path):
     assert Settings(ledger=str(tmp_path / "l.db")).ledger_url == f"sqlite:///{tmp_path / 'l.db'}"
+
+
+def test_every_setting_has_a_reader():
+    assert set(KEYS) == {f.name for f in fields(Settings)} - {"config_path"}
+
+
+# ---- one way to say it: ingest.toml, sources.toml and taxonomy.toml --------------------------------
+
+SOURCE = '[[source]]\nname = "a"\nurl = "https://a.org/feed"\n'
+LOADERS = {"ingest": lambda path: load_settings(path, env={}), "sources": load_sources, "taxonomy": load_taxonomy}
+
+
+def _error(tmp_path: Path, which: str, text: str) -> str:
+    path = tmp_path / f"{which}.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        LOADERS[which](path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message.removeprefix(f"{path}: ")
+
+
+def test_the_three_files_name_an_unknown_key_alike(tmp_path):
+    assert _error(tmp_path, "ingest", "obey_robot = true\n").startswith(
+        "unknown key 'obey_robot' (did you mean 'obey_robots'?); allowed keys are: allow_private_networks, ")
+    assert _error(tmp_path, "sources", SOURCE + 'evry = "2h"\n').startswith(
+        "source 'a': unknown key 'evry' (did you mean 'every'?); allowed keys are: name, url, ")
+    assert _error(tmp_path, "taxonomy", '[[domain]]\nname = "x"\nkeyword = ["a"]\n') == (
+        "[[domain]] #1: unknown key 'keyword' (did you mean 'keywords'?); allowed keys are: "
+        "name, description, keywords")
+    assert _error(tmp_path, "taxonomy", "[tags]\nmni = 1\n").startswith("[tags]: unknown key 'mni' (did you mean 'min'?)")
+
+
+def test_the_three_files_name_a_wrong_value_alike(tmp_path):
+    assert _error(tmp_path, "ingest", "domains = [1]\n") == (
+        """key 'domains' must be a list of strings, like ["…", "…"], got [1]""")
+    assert _error(tmp_path, "sources", SOURCE + "tags = [1]\n") == (
+        """source 'a': key 'tags' must be a list of tags, like ["…", "…"], got [1]""")
+    assert _error(tmp_path, "taxonomy", '[[domain]]\nname = "x"\nkeywords = [1]\n') == (
+        """[[domain]] #1 (x): key 'keywords' must be a list of strings, like ["…", "…"], got [1]""")
+    assert _error(tmp_path, "ingest", "retries = -1\n") == "key 'retries' must be a whole number, 0 or more, got -1"
+    assert _error(tmp_path, "sources", SOURCE + "backfill = -1\n") == (
+        "source 'a': key 'backfill' must be a whole number, 0 or more, got -1")
+    assert _error(tmp_path, "taxonomy", "[tags]\nmin = -1\n") == (
+        "[tags]: key 'min' must be a whole number, 0 or more, got -1")
+
+
+@pytest.mark.parametrize("which", ["ingest", "sources", "taxonomy"])
+def test_the_three_files_refuse_text_that_is_not_utf8_alike(tmp_path, which):
+    path = tmp_path / f"{which}.toml"
+    path.write_bytes(b"# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        LOADERS[which](path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset 5); save the file as UTF-8"
+
+
+def test_a_bare_string_is_a_list_of_one_in_every_file(tmp_path):
+    config = tmp_path / "ingest.toml"
+    config.write_text('default_tags = "ai"\n')
+    assert load_settings(config, env={}).default_tags == ("ai",)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(SOURCE + 'tags = "ai"\n')
+    assert load_sources(sources)[0].defaults.tags == ("ai",)
+    taxonomy = tmp_path / "taxonomy.toml"
+    taxonomy.write_text('[[domain]]\nname = "x"\nkeywords = "ai safety"\n[tags]\ngeneric = "post"\n')
+    loaded = load_taxonomy(taxonomy)
+    assert loaded.domains[0].keywords == ("ai-safety",)
+    assert loaded.generic_tags == {"post"}

@@ -223,9 +223,9 @@ def test_a_learned_format_bias_breaks_ties_but_never_makes_a_candidate():
 
 
 def test_taxonomy_errors_name_the_entry():
-    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(paper\): url pattern"):
+    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(paper\): key 'url' holds '\(unclosed'"):
         parse_taxonomy({"format": [{"name": "paper", "url": ["(unclosed"]}]})
-    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(tweet\): bylines pattern"):
+    with pytest.raises(ConfigError, match=r"\[\[format\]\] #1 \(tweet\): key 'bylines' holds '\[@'"):
         parse_taxonomy({"format": [{"name": "tweet", "bylines": ["[@"]}]})
     with pytest.raises(ConfigError, match="unknown key 'domains'"):
         parse_taxonomy({"domains": []})

@@ -212,7 +212,7 @@ def test_errors_name_the_file_the_source_and_the_key(tmp_path, text, words):
 def test_domain_and_format_checked_against_the_settings(tmp_path):
     path = write(tmp_path, SOURCE + 'domain = "ai-safety"\nformat = "paper"\n')
     assert load_sources(path)[0].defaults.domain == "ai-safety"  # without settings: any string
-    expected = r"key 'domain' must be one of the configured domains: ai-alignment, health; got 'ai-safety'"
+    expected = r"key 'domain' must be one of the configured domains: ai-alignment, health, got 'ai-safety'"
     with pytest.raises(ConfigError, match=expected):
         load_sources(path, domains=("ai-alignment", "health"))
     path = write(tmp_path, SOURCE + 'format = "podcast"\n')

@@ -1,7 +1,9 @@
-"""ingest.writer.write_note: exact bytes, -2/-3 suffixes, never clobber, no temp files left."""
+"""ingest.writer: notes with exact bytes, -2/-3 suffixes, never clobbered; the sources file, the model
+and snapshots replaced whole or not at all; no temporary file left, whatever fails."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import threading
@@ -12,8 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import WriteError
+from ingest.learn import save_model
+from ingest.learned_model import Model
+from ingest.records import Source
 from ingest.render import note_filename
-from ingest.writer import MAX_SUFFIX, TEMP_PREFIX, write_note
+from ingest.snapshots import SnapshotStore
+from ingest.sources import add_source, set_source_url
+from ingest.writer import MAX_SUFFIX, TEMP_PREFIX, write_atomic, write_note
 
 NAME = "2025-05-29-anthropic-open-sourcing-circuit-tracing-tools.md"
 TEXT = '---\ntype: source\ntitle: "Ünïcödé — 日本語"\n---\n\n## Content\n\nline one\nline two\n'
@@ -249,3 +256,84 @@ def test_a_name_that_is_not_one_path_component_is_refused(tmp_path, name):
         write_note(folder, name, TEXT)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds"]
     assert list(folder.iterdir()) == []
+
+
+# ---- the one atomic writer, used by notes, the sources file, the model and snapshots --------------
+
+
+def _fail(name: str):
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, f"{name}: No space left on device")
+
+    return fail
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_a_failing_model_save_leaves_the_old_model_and_no_temporary_file(tmp_path, monkeypatch, step):
+    path = tmp_path / "model.json"
+    save_model(Model(), path)
+    before = path.read_bytes()
+    monkeypatch.setattr(os, step, _fail(step))
+    with pytest.raises(OSError):
+        save_model(Model(source="another archive"), path)
+    monkeypatch.undo()
+    assert sorted(tmp_path.iterdir()) == [path]
+    assert path.read_bytes() == before
+
+
+def test_a_model_that_cannot_replace_a_folder_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "model.json").mkdir()
+    with pytest.raises(OSError):
+        save_model(Model(), tmp_path / "model.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_the_model_gets_the_permissions_of_any_new_file(tmp_path):
+    save_model(Model(), tmp_path / "model.json")
+    (tmp_path / "plain").write_text("")
+    assert (tmp_path / "model.json").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+SOURCES = '# my sources\n[[source]]\nname = "a"\nurl = "https://a.org/feed"   # first\n'
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_the_sources_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch, step):
+    path = tmp_path / "sources.toml"
+    path.write_text(SOURCES)
+    monkeypatch.setattr(os, step, _fail(step))
+    with pytest.raises(OSError):
+        add_source(path, Source(name="b", url="https://b.org/feed"))
+    with pytest.raises(OSError):
+        set_source_url(path, "a", "https://a.org/rss")
+    monkeypatch.undo()
+    assert sorted(tmp_path.iterdir()) == [path]
+    assert path.read_text() == SOURCES
+
+
+def test_an_edited_sources_file_keeps_its_permissions(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text(SOURCES)
+    path.chmod(0o640)
+    add_source(path, Source(name="b", url="https://b.org/feed"))
+    assert path.stat().st_mode & 0o7777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["sources.toml"]
+
+
+def test_a_failing_snapshot_leaves_no_temporary_file(tmp_path, monkeypatch):
+    store = SnapshotStore(tmp_path / "snapshots")
+    monkeypatch.setattr(os, "fsync", _fail("fsync"))
+    with pytest.raises(WriteError, match="cannot keep a snapshot"):
+        store.put(b"<html>body</html>")
+    monkeypatch.undo()
+    assert [p for p in (tmp_path / "snapshots").rglob("*") if p.is_file()] == []
+    digest = store.put(b"<html>body</html>")
+    assert store.get(digest) == b"<html>body</html>"
+
+
+def test_write_atomic_replaces_and_creates(tmp_path):
+    path = tmp_path / "deep" / "file.txt"
+    write_atomic(path, "one\r\n")
+    write_atomic(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in path.parent.iterdir()] == ["file.txt"]
