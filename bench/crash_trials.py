@@ -4,7 +4,8 @@ lost, nothing written twice and no curator edit overwritten.
     python bench/crash_trials.py --trials 20 --items 300
 A local site (127.0.0.1, its own threads) serves `--feeds` RSS feeds listing `--items` distinct
 articles. Each trial starts `ingest poll --all` in a fresh process group and SIGKILLs the whole
-group (workers too) after a random delay; between trials a curator edits a random note. Then
+group (workers too) after a random delay (every other trial: counted from its first new note);
+between trials a curator edits a random note. Then
 polls run to completion until one finds nothing new, and the checks run:
   every article has exactly one note (by its `url:`), no temporary file is left, the ledger has
   every item created with an existing note and nothing pending or queued, `ingest doctor
@@ -141,6 +142,17 @@ def curator_edit(root: Path, rng: random.Random, edits: dict[Path, str]) -> None
     edits[path] = text
 
 
+def note_count(root: Path) -> int:
+    return len(list((root / "seeds").glob("*.md")))
+
+
+def wait_for_note(root: Path, proc: subprocess.Popen, before: int, timeout: float = 60.0) -> None:
+    """Until the run has written a note more than `before`, or has ended, or `timeout` passed."""
+    give_up_at = time.monotonic() + timeout
+    while note_count(root) <= before and proc.poll() is None and time.monotonic() < give_up_at:
+        time.sleep(0.02)
+
+
 def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, root: Path,
                *, max_delay: float = 3.0, log=print) -> dict:
     rng = random.Random(seed)
@@ -150,8 +162,13 @@ def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, r
         edits: dict[Path, str] = {}
         killed_mid_run = 0
         for trial in range(trials):
-            # a start takes about a second; then items are written all through the next two
+            # a start takes about a second; then items are written all through the next two. Every
+            # other trial counts its delay from the run's first new note, so that some kills land
+            # among the writes however slow the machine is, and a curator has notes to edit
+            before = note_count(root)
             proc = ingest(root, "poll", "--all")
+            if trial % 2:
+                wait_for_note(root, proc, before)
             delay = rng.uniform(0.3, max_delay)
             try:
                 proc.communicate(timeout=delay)
@@ -160,7 +177,7 @@ def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, r
                 proc.communicate()
                 killed_mid_run += 1
             curator_edit(root, rng, edits)
-            log(f"trial {trial + 1}: kill -9 after {delay:.2f}s, {len(list((root / 'seeds').glob('*.md')))} notes")
+            log(f"trial {trial + 1}: kill -9 after {delay:.2f}s, {note_count(root)} notes")
         polls = 0
         while True:  # restart and poll until a poll finds nothing new
             polls += 1
