@@ -1,11 +1,14 @@
-"""Habits of the test suite, checked like any other rule: every test asserts something."""
+"""Habits of the test suite, checked like any other rule: every test asserts something, and CI runs
+the README's test command."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).parent
+ROOT = TESTS.parent
 # pytest.raises / pytest.warns / pytest.fail check by raising; helpers named assert_* or check_*
 # (private ones too: _check_loads) assert inside
 ASSERTING_CALLS = ("raises", "warns", "fail")
@@ -58,3 +61,13 @@ def test_the_scan_finds_a_test_without_an_assertion(tmp_path):
         encoding="utf-8",
     )
     assert unasserted_tests(tmp_path) == ["test_sample.py:15 test_only_runs", "test_sample.py:18 test_in_a_class"]
+
+
+def test_ci_ends_with_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"run the whole test suite.*?```sh\n(.+?)\n```", readme, re.DOTALL).group(1)
+    setup, _, tests = command.rpartition(" && ")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line for line in ci.splitlines() if line.startswith((".venv/bin/", "python3 "))]
+    assert "-e '.[test]'" in setup and "-e '.[test]'" in steps[0]
+    assert steps[-1].split(" <")[0].split(" ||")[0] == tests
