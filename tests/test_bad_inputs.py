@@ -1212,6 +1212,7 @@ def test_feed_entries_with_unusable_links_are_skipped(desk, feed_site):
     assert len(intact(desk.root)) == 1
 
 
+@pytest.mark.slow
 def test_feed_with_10000_entries_keeps_to_the_backfill(desk, feed_site):
     site = feed_site
     site.httpserver.expect_request(re.compile(r"/posts/\d+")).respond_with_handler(

@@ -45,6 +45,7 @@ def test_golden_note_from_a_corpus_page(name, update_golden):
     assert text == golden.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_extraction_quality_stays_above_its_floors():
     require_corpus(CORPUS, "extraction corpus")
     overall = bench_module("extraction_eval").run(CORPUS)[0]["overall"]

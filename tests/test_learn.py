@@ -215,6 +215,7 @@ ARCHIVE = Path(os.environ.get("INGEST_GUESS_CORPUS", ROOT.parent / "shared" / "c
 FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.76, "tag_f1": 0.38, "tag_f1_normalized": 0.40}
 
 
+@pytest.mark.slow
 def test_guess_quality_stays_above_its_floors():
     require_corpus(ARCHIVE, "archive corpus")
     figures = bench_module("guess_eval").evaluate(ARCHIVE)[0]["non_data"]
