@@ -64,16 +64,16 @@ def decode_html(content: bytes, header_charset: str | None) -> str:
     wide = header is not None and header.startswith(("utf-16", "utf-32"))
     if wide and b"\x00" not in content[:PRESCAN_BYTES]:
         header = None  # without a BOM or a single NUL, "charset=utf-16" is a mislabelled 8-bit page
-    for encoding in (header, declared):
-        text = _try(content, encoding)
+    for label in (header, declared):
+        text = _try(content, label)
         if text is not None:
             return text
     text = _try(content, "utf-8")
     if text is not None:
         return text
-    encoding = _detect(content)
-    if encoding is not None:
-        return content.decode(encoding, errors="replace")
+    detected = _detect(content)
+    if detected is not None:
+        return content.decode(detected, errors="replace")
     return content.decode("utf-8", errors="replace")
 
 

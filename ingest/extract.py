@@ -7,6 +7,7 @@ import re
 from copy import deepcopy
 from dataclasses import replace
 from datetime import date
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
@@ -15,6 +16,9 @@ from trafilatura.htmlprocessing import prune_unwanted_nodes
 from trafilatura.metadata import extract_metainfo
 from trafilatura.utils import normalize_unicode
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document as Extraction
 
 from . import scholarly
 from .errors import ExtractError
@@ -62,7 +66,8 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
                                         max_date=today.isoformat()), today)
         declared_day = found_day if found_day and _written(found_day, html, url) else None
     # trafilatura's own metadata is not asked for: metadata.py reads the page once for all fields
-    found = bare_extraction(
+    # as_dict is left False: a trafilatura Document (or None), never the dict its signature allows
+    found = cast("Extraction | None", bare_extraction(
         tree if tree is not None else html,
         url=url,
         with_metadata=False,
@@ -71,7 +76,7 @@ def extract_document(html: str, url: str, *, today: date) -> Document:
         include_tables=True,
         include_images=False,
         include_comments=False,
-    )
+    ))
     # found.text is the body as Markdown (formatting kept), already rendered by trafilatura
     text = normalize_unicode(found.text or "").strip() if found else ""
     sitename = declared_site_name(meta) or url_host(url)

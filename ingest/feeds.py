@@ -10,6 +10,7 @@ import re
 import xml.sax
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import cast
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -96,7 +97,7 @@ def _problem(exc: Exception | None, head: str, root: str | None) -> str:
         return "empty document"
     if isinstance(exc, xml.sax.SAXParseException):
         # feedparser puts an XML declaration in front of a document that lacks one: one line more
-        line = exc.getLineNumber() - (0 if head.startswith("<?xml") else 1)
+        line = cast(int, exc.getLineNumber()) - (0 if head.startswith("<?xml") else 1)  # set for parse errors
         return f"{exc.getMessage()} at line {line}"
     return f"<{root}> is not an RSS, Atom or RDF root element" if root else "no RSS, Atom or RDF root element"
 
@@ -163,8 +164,9 @@ def _json_item(item: dict, base: str) -> FeedItem | None:
     url = _link([item.get("url"), item.get("external_url")], base, ident)
     if url is None:
         return None
-    people = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
-    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    authors, tags = item.get("authors"), item.get("tags")
+    people = authors if isinstance(authors, list) else [item.get("author")]
+    tags = tags if isinstance(tags, list) else []
     summary = _plain(_str(item.get("summary")) or _str(item.get("content_text")))
     return FeedItem(
         url=url,
@@ -248,7 +250,7 @@ def _str(value) -> str | None:
 def _utc(struct) -> datetime | None:
     # feedparser's *_parsed are UTC struct_times; a leap second (tm_sec 60) makes no datetime
     try:
-        return datetime(*struct[:6], tzinfo=timezone.utc) if struct else None
+        return datetime(*struct[:6]).replace(tzinfo=timezone.utc) if struct else None
     except (ValueError, TypeError, OverflowError):
         return None
 

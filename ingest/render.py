@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,7 +50,7 @@ def yaml_scalar(value: object) -> str:
     return yaml_quoted(text)
 
 
-def yaml_flow(values: object) -> str:
+def yaml_flow(values: Iterable[object] | None) -> str:
     # inside [...] a plain scalar also ends at `?` (block context allows it): quote those
     items = (yaml_quoted(v) if "?" in str(v) else yaml_scalar(v) for v in values or ())
     return "[" + ", ".join(items) + "]"
@@ -65,7 +66,9 @@ def load_template(path: Path | None = None) -> jinja2.Template:
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: note template cannot be read ({exc.strerror}); check the 'template' setting") from None
+        raise ConfigError(
+            f"{path}: note template cannot be read ({exc.strerror}); check the 'template' setting"
+        ) from None
     try:
         template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -123,10 +126,10 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
         if len(brief) + len(word) + 1 > SLUG_CHARS:
             break
         brief = f"{brief}-{word}" if brief else word
-    parts = brief.split("-")
-    while len(parts) > 1 and parts[-1] in STOP_WORDS:
-        parts.pop()
-    brief = "-".join(parts) or "untitled"
+    kept = brief.split("-")
+    while len(kept) > 1 and kept[-1] in STOP_WORDS:
+        kept.pop()
+    brief = "-".join(kept) or "untitled"
     # an ISO date is its own slug; anything else ("", "2025/05/29", "../x") must not bring a
     # path separator, control character or leading dot into the name
     day = slug(day) or "undated"

@@ -142,7 +142,9 @@ def _versioned(identifier: str) -> str:
 
 
 def _on(host: str | None, domain: str) -> bool:
-    return bool(host) and (host == domain or host.endswith("." + domain))
+    if not host:
+        return False
+    return host == domain or host.endswith("." + domain)
 
 
 def _split(url: str):

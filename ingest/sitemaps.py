@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeAlias
 from urllib.parse import urljoin
 
 import lxml.etree
@@ -15,7 +16,7 @@ from .errors import SourceError
 from .records import FeedItem
 from .urls import InvalidURLError, normalize_url, url_key
 
-Element = lxml.etree._Element
+Element: TypeAlias = lxml.etree._Element
 GZIP_MAGIC = b"\x1f\x8b"
 SCHEME_PREFIXES = ("http://", "https://")
 MALFORMED = "sitemap_malformed"

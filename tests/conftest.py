@@ -1,5 +1,6 @@
 """Shared test set-up: a workspace with its own config, ledger and output folder, the CLI runner,
-and fixture pages served by a real HTTP server on 127.0.0.1 (pytest-httpserver)."""
+fixture pages served by a real HTTP server on 127.0.0.1 (pytest-httpserver), and the waiting and
+corpus helpers every test file uses."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -24,10 +27,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"
 GOLDEN = Path(__file__).parent / "golden"
 
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+
 # CI must not fail on an example nobody has seen before: there, the same examples every run
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
 hypothesis_settings.register_profile("dev", deadline=None)
-hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 
 
 def pytest_addoption(parser):
@@ -152,6 +157,28 @@ def bench_module(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def require_corpus(path: Path, what: str) -> None:
+    """Skip a quality-floor test when its corpus is missing, on a developer's machine; in CI (CI set)
+    fail instead, so a floor is never passed by not being checked."""
+    if path.exists():
+        return
+    reason = f"{what} not found at {path}"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI is set, so the quality floors must run", pytrace=False)
+    pytest.skip(reason)
+
+
+def wait_until(condition: Callable[[], object], what: str, *, timeout: float = 10.0, every: float = 0.01):
+    """Poll `condition` until it returns something true, and return that; fail after `timeout` seconds.
+    Tests wait for what they need instead of sleeping a fixed time that is too long or too short."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+    return result
 
 
 def requests_to(httpserver, path: str) -> int:

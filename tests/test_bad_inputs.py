@@ -21,6 +21,7 @@ import gzip
 import io
 import re
 import resource
+import select
 import socket
 import sqlite3
 import ssl
@@ -39,7 +40,7 @@ import pytest
 import yaml
 from werkzeug import Request, Response
 
-from conftest import FIXTURES, requests_to
+from conftest import FIXTURES, requests_to, wait_until
 from ingest.errors import SourceError
 from ingest.feeds import parse_feed
 
@@ -238,6 +239,7 @@ class Raw:
         connection attempt hangs until the client's connect timeout."""
         server = self._listen(0)
         port = server.getsockname()[1]
+        fillers = []
         for _ in range(4):
             filler = socket.socket()
             filler.setblocking(False)
@@ -245,8 +247,10 @@ class Raw:
                 filler.connect(("127.0.0.1", port))
             except BlockingIOError:
                 pass
-            self.sockets.append(filler)
-        time.sleep(0.05)
+            fillers.append(filler)
+        self.sockets += fillers
+        # the queue is full once a filler's handshake completes (it turns writable)
+        wait_until(lambda: select.select([], fillers, [], 0)[1], "a connection filling the accept queue")
         return port
 
     @staticmethod
@@ -1209,6 +1213,7 @@ def test_feed_entries_with_unusable_links_are_skipped(desk, feed_site):
     assert len(intact(desk.root)) == 1
 
 
+@pytest.mark.slow
 def test_feed_with_10000_entries_keeps_to_the_backfill(desk, feed_site):
     site = feed_site
     site.httpserver.expect_request(re.compile(r"/posts/\d+")).respond_with_handler(

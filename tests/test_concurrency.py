@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from conftest import bench_module
 
 
+@pytest.mark.slow
 def test_two_polls_at_once_never_write_a_note_twice(tmp_path):
     trials = bench_module("crash_trials")
     site = trials.LocalSite(items=80, feeds=2, latency=0.02)

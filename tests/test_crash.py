@@ -12,6 +12,7 @@ from conftest import bench_module
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGKILL")
 
 
+@pytest.mark.slow
 def test_random_kills_lose_nothing_and_write_nothing_twice(tmp_path):
     trials = bench_module("crash_trials")
     figures = trials.run_trials(4, items=40, feeds=2, latency=0.05, seed=7, root=tmp_path, max_delay=2.5,

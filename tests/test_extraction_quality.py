@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN, PAGES, bench_module
+from conftest import GOLDEN, PAGES, bench_module, require_corpus
 from ingest.charset import page_html
 from ingest.extract import extract_document
 from ingest.records import FetchResult, Guess
@@ -45,8 +45,9 @@ def test_golden_note_from_a_corpus_page(name, update_golden):
     assert text == golden.read_text(encoding="utf-8")
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"extraction corpus not found at {CORPUS}")
+@pytest.mark.slow
 def test_extraction_quality_stays_above_its_floors():
+    require_corpus(CORPUS, "extraction corpus")
     overall = bench_module("extraction_eval").run(CORPUS)[0]["overall"]
     below = {k: (overall[k], floor) for k, floor in FLOORS.items() if overall[k] < floor}
     assert not below, f"extraction figures fell below their floors (got, floor): {below}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_corpus
 from ingest.errors import SourceError
 from ingest.feeds import looks_like_feed, parse_feed
 
@@ -285,8 +286,7 @@ def test_ten_thousand_entries():
 
 
 def test_every_well_formed_corpus_feed_parses_or_raises_source_error():
-    if not (CORPUS / "INDEX.json").is_file():
-        pytest.skip(f"feed corpus not found at {CORPUS}")
+    require_corpus(CORPUS / "INDEX.json", "feed corpus")
     failures = []
     for case in json.loads((CORPUS / "INDEX.json").read_text())["feeds"]:
         if case["ill_formed"]:

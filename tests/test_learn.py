@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bench_module
+from conftest import bench_module, require_corpus
 from ingest.config import Settings
 from ingest.guess import guess
 from ingest.learn import (_idf, _idf_without, content_of, ensure_model, learn, load_model, read_archive,
@@ -224,8 +224,9 @@ ARCHIVE = Path(os.environ.get("INGEST_GUESS_CORPUS", ROOT.parent / "shared" / "c
 FLOORS = {"domain_accuracy": 0.92, "format_accuracy": 0.76, "tag_f1": 0.38, "tag_f1_normalized": 0.40}
 
 
-@pytest.mark.skipif(not ARCHIVE.is_dir(), reason=f"archive corpus not found at {ARCHIVE}")
+@pytest.mark.slow
 def test_guess_quality_stays_above_its_floors():
+    require_corpus(ARCHIVE, "archive corpus")
     figures = bench_module("guess_eval").evaluate(ARCHIVE)[0]["non_data"]
     below = {k: (figures[k], floor) for k, floor in FLOORS.items() if figures[k] < floor}
     assert not below, f"guess figures fell below their floors (got, floor): {below}"

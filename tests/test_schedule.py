@@ -20,6 +20,8 @@ from werkzeug import Response
 from conftest import PAGES
 from ingest.cli import main
 
+# every test runs the scheduler as a process for a few seconds
+pytestmark = pytest.mark.slow
 FEED_TYPE = "application/rss+xml"
 
 

@@ -101,7 +101,9 @@ def test_shipped_sources_with_the_shipped_settings():
     from ingest.config import load_settings
 
     settings = load_settings(REPO / "config" / "ingest.toml", env={})
-    load_sources(SHIPPED, domains=settings.domains, formats=settings.formats)
+    sources = load_sources(SHIPPED, domains=settings.domains, formats=settings.formats)
+    assert sources and all(s.defaults.domain in settings.domains and s.defaults.format in settings.formats
+                           for s in sources)
 
 
 def test_shipped_commented_sources_are_valid_once_uncommented(tmp_path):

@@ -333,6 +333,7 @@ def test_no_tracking_parameter_survives(url):
     assert not [k for k, _ in parse_qsl(key.partition("?")[2], keep_blank_values=True) if k in TRACKING_NAMES]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(spelled())
 def test_normalization_never_changes_the_page_addressed(case):
@@ -350,6 +351,7 @@ def test_normalization_never_changes_the_page_addressed(case):
     assert normalized.fragment == ""
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_equivalent_spellings_share_one_url_and_key(data):

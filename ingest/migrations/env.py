@@ -1,5 +1,7 @@
 """Alembic environment: runs on the connection `ingest.ledger` hands over, or on `sqlalchemy.url`."""
 
+from typing import cast
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -17,5 +19,5 @@ def run(conn) -> None:
 if connection is not None:
     run(connection)
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    with create_engine(cast(str, config.get_main_option("sqlalchemy.url"))).begin() as conn:
         run(conn)
