@@ -35,13 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.config import Settings
-from ingest.features import slug, terms, tfidf
-from ingest.guess import guess
-from ingest.learn import ArchivedNote, learn, read_archive
-from ingest.learned_model import Model
-from ingest.signals import read_signals
-from ingest.taxonomy import Taxonomy, load_taxonomy
+from ingest.config import Settings  # noqa: E402
+from ingest.features import slug, terms, tfidf  # noqa: E402
+from ingest.guess import guess  # noqa: E402
+from ingest.learn import ArchivedNote, learn, read_archive  # noqa: E402
+from ingest.learned_model import Model  # noqa: E402
+from ingest.signals import read_signals  # noqa: E402
+from ingest.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
 
 DEFAULT_ARCHIVE = ROOT.parent / "shared" / "corpus" / "kb-archive"
 

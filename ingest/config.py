@@ -196,7 +196,7 @@ def load_settings(
     env = dict(os.environ if env is None else env)
     explicit = path is not None or "INGEST_CONFIG" in env
     config_path = Path(path if path is not None else env.get("INGEST_CONFIG", DEFAULT_CONFIG))
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     where = str(config_path)
     if config_path.is_file():
         data = parse_toml(read_text(config_path) or "", where)

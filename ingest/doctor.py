@@ -104,9 +104,9 @@ def _notes(output_dir: Path, ledger: Ledger, archived: list[tuple[str, str | Non
             if Path(known.note_path).resolve() != resolved and Path(known.note_path).exists():
                 findings.append(Finding(f"two notes for one URL: {path} and {known.note_path}; keep one", False, False))
             continue
-        url, _ = read_note_url(Path(path))
-        if repair and url:
-            ledger.adopt_note(url, key, str(resolved), now)
+        note_url, _ = read_note_url(Path(path))
+        if repair and note_url:
+            ledger.adopt_note(note_url, key, str(resolved), now)
             findings.append(Finding(f"recorded {path}, a note the ledger had not heard of", True))
         else:
             findings.append(Finding(f"note {path} is not in the ledger", False))

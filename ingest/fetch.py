@@ -73,7 +73,7 @@ def check_address(host: str, port: int | None = None) -> list[str]:
         raise FetchError(f"cannot resolve host {host}: {exc}", code="dns") from None
     addresses: list[str] = []
     for *_, sockaddr in infos:
-        address = sockaddr[0].split("%")[0]
+        address = str(sockaddr[0]).split("%")[0]  # an IPv6 scope (%eth0) is not part of the address
         if not is_public(ipaddress.ip_address(address)):
             raise FetchError(
                 f"refused: {host} resolves to non-public address {address}"
@@ -134,7 +134,7 @@ def _check_connections(client: httpx.Client) -> None:
     proxy is the operator's choice and may well sit on a private address, and it resolves the
     origin itself, out of our reach (Fetcher checks those names before the request instead)."""
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+    if pool is None or not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
         # fail closed: without the backend every private address would be reachable
         raise RuntimeError("cannot install the address check: httpx or httpcore internals changed")
     pool._network_backend = PublicOnlyBackend()

@@ -240,13 +240,14 @@ def keywords(meta: PageMeta) -> tuple[str, ...]:
     found: list[str] = []
     for name in ("keywords", "news_keywords", "article:tag", "og:article:tag", "parsely-tags", "article:section"):
         for value in meta.meta.get(name, []):
-            found += re.split(r"\s*[,;]\s*", value) if name in ("keywords", "news_keywords", "parsely-tags") else [value]
+            listed = name in ("keywords", "news_keywords", "parsely-tags")
+            found += re.split(r"\s*[,;]\s*", value) if listed else [value]
     article = meta.article() or {}
     ld = article.get("keywords")
     found += re.split(r"\s*,\s*", ld) if isinstance(ld, str) else [k for k in ld or [] if isinstance(k, str)]
     seen: dict[str, str] = {}
-    for word in found:
-        word = clean(word)
+    for raw in found:
+        word = clean(raw)
         if word and len(word) <= 60:
             seen.setdefault(word.lower(), word)
     return tuple(seen.values())
@@ -260,7 +261,7 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
     cleaned of the site's name; without one, the <h1> that the <title> contains, else the
     <title> cleaned of the site's name."""
     article = meta.article() or {}
-    declared = [
+    declared_or_none = [
         meta.first("citation_title"),
         clean(_text(article.get("headline"))),
         # Dublin Core as RDFa properties (dc:title) before the older name="DC.title" form
@@ -269,7 +270,7 @@ def best_title(meta: PageMeta, sitename: str | None, url: str, fallback: str | N
     ]
     sites = _site_names(meta, sitename, url)
     headings = [h for h in meta.h1 if len(_norm(h)) >= 3 and not _is_site(h, sites)]
-    declared = [d for d in declared if d]
+    declared = [d for d in declared_or_none if d]
     if declared:
         # the declaration the visible page agrees with (Wikipedia's JSON-LD headline is a
         # description, its name the title); else the most specific one
@@ -443,7 +444,7 @@ def _jsonld_people(value) -> list[tuple[str, bool]]:
 def best_date(meta: PageMeta, fallback: str | None, today: date) -> str | None:
     """The publication date as written (never a modified date, never in the future)."""
     article = meta.article() or {}
-    declared = [_text(article.get("datePublished")), _text(article.get("dateCreated"))]
+    declared: list[str | None] = [_text(article.get("datePublished")), _text(article.get("dateCreated"))]
     declared += [_text(obj.get("datePublished")) for obj in meta.jsonld]
     declared += [meta.first(name) for name in DATE_META]
     declared += meta.meta.get("itemprop:datepublished", [])
@@ -451,8 +452,8 @@ def best_date(meta: PageMeta, fallback: str | None, today: date) -> str | None:
     declared += meta.times[:1]  # the first visible date of the page, when nothing is declared
     for value in declared:
         day = parse_day(value, today)
-        if day:
-            return local_day(value, declared + meta.times, today) or day
+        if day and value:
+            return local_day(value, [*declared, *meta.times], today) or day
     return parse_day(fallback, today)
 
 

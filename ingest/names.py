@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .dates import month_names
 from .fingerprint import MARKDOWN_LINK
@@ -90,7 +91,7 @@ def printed_byline(text: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def clean_authors(values: list[str | None]) -> list[str]:
+def clean_authors(values: Sequence[str | None]) -> list[str]:
     """Bylines → names: no "By", no dates, roles, URLs, e-mails or placeholders; duplicates gone."""
     people: dict[str, str] = {}
     for value in values:

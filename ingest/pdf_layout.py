@@ -179,7 +179,8 @@ def _gutter(rows: list[list[Char]], width: float) -> tuple[float, float] | None:
 
 def _line(chars: list[Char], page: int, chunk: int, row: int = -1) -> Line:
     chars = sorted(chars, key=lambda c: c[1])
-    parts, word = [[]], []
+    parts: list[list[str]] = [[]]  # runs of words apart from the next by a wide gap
+    word: list[str] = []
     prev = None
     for char in chars:
         if prev is not None:

@@ -149,8 +149,8 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     if not run.force:
         known = run.known([key])
         if known and known.outcome in DONE:
-            if known.outcome == State.ARCHIVED and known.item_id is not None and not run.dry_run:
-                _adopt(run, known)
+            if known.outcome == State.ARCHIVED and known.item_id is not None and known.note_path and not run.dry_run:
+                _adopt(run, known.item_id, known.note_path)
             return Outcome(url, State.DUPLICATE, path=known.note_path)
     now = run.clock()
     item_id = None
@@ -159,7 +159,8 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
         if item_id is None:
             known = run.known([key])
             if known and known.outcome == State.PENDING:
-                return Outcome(url, State.SKIPPED, error="another worker is ingesting this URL right now", code="claimed")
+                return Outcome(url, State.SKIPPED, error="another worker is ingesting this URL right now",
+                               code="claimed")
             return Outcome(url, State.DUPLICATE, path=known.note_path if known else None)
     try:
         return _fetch_and_write(url, item_id, run, now, hint, source)
@@ -182,13 +183,13 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
         raise
 
 
-def _adopt(run: Run, known: Known) -> None:
+def _adopt(run: Run, item_id: int, note_path: str) -> None:
     """An unfinished item whose note is already on disk (written just before a crash, or by a
     curator): the item is done, with that note."""
-    written_here = Path(known.note_path).resolve().parent == run.settings.output_dir.resolve()
+    written_here = Path(note_path).resolve().parent == run.settings.output_dir.resolve()
     with contextlib.suppress(LedgerError):
-        run.ledger.finish_with_note(known.item_id, State.CREATED if written_here else State.DUPLICATE, run.clock(),
-                                    known.note_path)
+        run.ledger.finish_with_note(item_id, State.CREATED if written_here else State.DUPLICATE, run.clock(),
+                                    note_path)
 
 
 def _record_failure(run: Run, item_id: int, exc: IngestError) -> None:
@@ -227,6 +228,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
     if run.dry_run:
         path = run.settings.output_dir / note.filename
         return Outcome(url, State.CREATED, path=str(path), note_text=note.text)
+    assert item_id is not None  # not a dry run: the item was claimed
     # the snapshots first: a crash after them leaves only spare blobs
     kept = [(role, fetched, run.snapshots.put(fetched.content))
             for role, fetched in (("page", result), ("full_text", full_text)) if fetched is not None]
@@ -301,7 +303,10 @@ def _known_elsewhere(result: FetchResult, document: Document, prepared: Prepared
     """The same article reached another way: by its final URL, its canonical URL, its exact text,
     or nearly its text (a syndicated copy with other boilerplate: the SimHash within NEAR_DISTANCE)."""
     keys = [k for k in (try_key(result.final_url), try_key(document.canonical_url)) if k]
-    known = run.known(keys) if run.dry_run else run.ledger.add_aliases(item_id, keys)
+    if run.dry_run or item_id is None:  # a dry run claims nothing
+        known = run.known(keys)
+    else:
+        known = run.ledger.add_aliases(item_id, keys)
     if known and (known.outcome in DONE or (known.outcome == State.PENDING and not run.dry_run)):
         return known
     if not run.settings.dedupe_text:

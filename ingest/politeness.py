@@ -105,7 +105,8 @@ class PoliteFetcher:
                 host.next_at = self._clock() + self._delay(host)  # its Crawl-delay counts from now
                 self._keep(origin, body, now)
             except FetchError as exc:
-                if (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429) or exc.code == "too_large":
+                client_error = exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+                if client_error or exc.code == "too_large":
                     host.robots = None  # no (usable) robots.txt: everything allowed (RFC 9309)
                     host.robots_until = self._clock() + ROBOTS_TTL
                     self._keep(origin, None, now)

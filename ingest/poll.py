@@ -108,7 +108,7 @@ def poll(run: Run, configured: list[Source], states: list[SourceState], *,
 
 
 def _due_jobs(run: Run, configured: list[Source]) -> list[Job]:
-    by_id = {s.id: s for s in run.ledger.source_states()}
+    by_id: dict[int | None, SourceState] = {s.id: s for s in run.ledger.source_states()}  # None: no source
     by_name = {s.name: s for s in configured}
     jobs = []
     for item in run.ledger.due_items(run.clock(), run.settings.item_retries):

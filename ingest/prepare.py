@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -77,7 +78,7 @@ def prepare(page: PageInput, today: date, hint: FeedItem | None, source: Source 
 
 def with_fallbacks(document: Document, hint: FeedItem | None, source: Source | None, *, today: date) -> Document:
     """Fill what the page lacks from what the feed entry and the source say: date, author, keywords."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if hint is not None:
         if document.date is None and hint.published is not None and hint.published.date() <= today:
             changes["date"] = hint.published.date().isoformat()

@@ -36,7 +36,7 @@ class Reextracted:
 
 
 def reextract(run: Run, snapshots: list[Snapshot], configured: list[Source]) -> Iterator[Reextracted]:
-    by_id = {s.id: s.name for s in run.ledger.source_states()}
+    by_id: dict[int | None, str] = {s.id: s.name for s in run.ledger.source_states()}  # None: no source
     by_name = {s.name: s for s in configured}
     for snap in snapshots:
         try:

@@ -167,11 +167,12 @@ def strings(what: str = "strings", *, each: Reader[Any] | None = None,
             value = [p.strip() for p in value.split(separator) if p.strip()] if separator else [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise Wrong(want)
-        for item in value if each is not None else ():
-            try:
-                each(item)
-            except Wrong as wrong:
-                raise Wrong(wrong.want, item=item, in_list=True) from None
+        if each is not None:
+            for item in value:
+                try:
+                    each(item)
+                except Wrong as wrong:
+                    raise Wrong(wrong.want, item=item, in_list=True) from None
         return tuple(value)
 
     return read_strings

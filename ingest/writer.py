@@ -103,7 +103,8 @@ def write_note(folder: Path, filename: str, text: str) -> Path:
         raise WriteError(f"output folder {folder} is a file, not a folder; give --output a folder or fix the "
                          "'output_dir' setting") from None
     except OSError as exc:
-        raise WriteError(f"output folder {folder} cannot be created ({exc.strerror}); check the 'output_dir' setting") from None
+        raise WriteError(f"output folder {folder} cannot be created ({exc.strerror}); "
+                         "check the 'output_dir' setting") from None
     if not _one_component(filename):  # render makes safe names; this guards every other caller
         raise WriteError(f"refused note file name {filename!r}: it must be one plain file name inside {folder}")
     stem = filename.removesuffix(".md")
@@ -142,11 +143,12 @@ def _note_file(folder: Path, text: str) -> Iterator[TempFile]:
     try:
         temp = TempFile(folder, prefix=f"{TEMP_PREFIX}{os.getpid()}@{host()}-", suffix=".md")
     except OSError as exc:
-        raise WriteError(f"output folder {folder} is not writable ({exc.strerror}); fix its permissions or choose another with --output") from None
+        raise WriteError(f"output folder {folder} is not writable ({exc.strerror}); "
+                         "fix its permissions or choose another with --output") from None
     with temp:
         try:
             temp.write(text, mode=0o644)
-        except UnicodeError as exc:  # UnicodeEncodeError: a lone surrogate in the text
+        except UnicodeEncodeError as exc:  # a lone surrogate in the text
             raise WriteError(f"cannot write a note in {folder}: its text is not valid Unicode ({exc.reason})") from None
         except OSError as exc:
             hint = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror

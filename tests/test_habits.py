@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 # pytest.raises / pytest.warns / pytest.fail check by raising; helpers named assert_* or check_*
@@ -71,3 +73,21 @@ def test_ci_ends_with_the_readme_test_command():
     steps = [line for line in ci.splitlines() if line.startswith((".venv/bin/", "python3 "))]
     assert "-e '.[test]'" in setup and "-e '.[test]'" in steps[0]
     assert steps[-1].split(" <")[0].split(" ||")[0] == tests
+
+
+@pytest.mark.parametrize(("in_ci", "shared_exists", "outcome"), [
+    (False, True, pytest.skip.Exception),
+    (True, True, pytest.fail.Exception),
+    (True, False, pytest.skip.Exception),
+])
+def test_a_missing_corpus_fails_a_quality_floor_in_ci(tmp_path, monkeypatch, in_ci, shared_exists, outcome):
+    import conftest
+
+    shared = tmp_path / "shared"
+    if shared_exists:
+        shared.mkdir()
+    monkeypatch.setattr(conftest, "IN_CI", in_ci)
+    monkeypatch.setattr(conftest, "SHARED", shared)
+    with pytest.raises(outcome):
+        conftest.require_corpus(shared / "corpus" / "extraction", "extraction corpus")
+    conftest.require_corpus(tmp_path, "a corpus that is there")  # returns: nothing to skip or fail

@@ -106,6 +106,6 @@ def with_current_model(run):
 
 
 # imported for what importing does: each command module registers its commands on `main`
-from . import ingesting, maintenance, sources  # noqa: F401
+from . import ingesting, maintenance, sources  # noqa: E402, F401
 
 __all__ = ["Fatal", "main"]

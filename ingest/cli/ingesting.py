@@ -71,7 +71,8 @@ def _source_reporter(settings, report):
 
 
 @main.command("poll")
-@click.option("-s", "--source", "names", multiple=True, metavar="NAME", help="Poll this source, due or not (repeatable).")
+@click.option("-s", "--source", "names", multiple=True, metavar="NAME",
+              help="Poll this source, due or not (repeatable).")
 @click.option("--all", "every_source", is_flag=True, help="Poll every enabled source now.")
 @click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per source, one per item.")

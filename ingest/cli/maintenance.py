@@ -119,7 +119,8 @@ def reextract_command(ctx, urls, since, dry_run):
     if keys is not None and not (found or missing):
         click.echo("no note of ingest's has these URLs")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
-    click.echo(f"reextracted {len(found)} note(s): {summary}" + (f"; {len(missing)} without a snapshot" if missing else ""))
+    click.echo(f"reextracted {len(found)} note(s): {summary}"
+               + (f"; {len(missing)} without a snapshot" if missing else ""))
     ctx.exit(1 if counts.get("failed") else 0)
 
 

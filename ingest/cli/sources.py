@@ -41,7 +41,8 @@ def sources_list(ctx, as_json):
         state = states[source.name]
         rows.append({
             "name": source.name, "kind": state.kind or "?", "every": format_interval(source.every),
-            "last_poll": _when(state.last_polled_at), "next_poll": _when(state.next_check_at) if source.enabled else "-",
+            "last_poll": _when(state.last_polled_at),
+            "next_poll": _when(state.next_check_at) if source.enabled else "-",
             "health": source_health(source.enabled, state, settings, now).text, "url": state.fetch_url,
         })
     if as_json:

@@ -4,6 +4,7 @@ and writes tried again when another process races them to the same new rows."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
@@ -55,9 +56,11 @@ class _LedgerErrors:
             return False
         text = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
         if isinstance(exc, OperationalError) and "locked" in text:
-            raise LedgerError(f"ledger {self.url} is locked by another process; wait for it to finish and retry", code="ledger_locked") from None
+            raise LedgerError(f"ledger {self.url} is locked by another process; wait for it to finish and retry",
+                              code="ledger_locked") from None
         if "not a database" in text or "malformed" in text:
-            raise LedgerError(f"ledger {self.url} is corrupted ({text}); move it aside and restore a backup", code="ledger_corrupt") from None
+            raise LedgerError(f"ledger {self.url} is corrupted ({text}); move it aside and restore a backup",
+                              code="ledger_corrupt") from None
         if "readonly" in text or "read-only" in text:
             raise LedgerError(f"ledger {self.url} is read-only; fix its permissions", code="ledger_readonly") from None
         raise LedgerError(f"ledger {self.url}: cannot {self.what} ({text})") from None
@@ -67,8 +70,23 @@ def batches(values: list) -> list[list]:
     return [values[start:start + BATCH] for start in range(0, len(values), BATCH)]
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+
+
+@overload
+def aware(value: None) -> None: ...
+
+
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything in ingest is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def inserted_id(result: sa.CursorResult) -> int:
+    """The id of the one row an INSERT added."""
+    key = result.inserted_primary_key
+    assert key is not None  # always set for a single-row INSERT
+    return int(key[0])

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..claim_owner import dead_here, owner_id
 from ..records import State
-from .base import LedgerBase, aware, batches
+from .base import LedgerBase, aware, batches, inserted_id
 from .rows import QueuedItem, RetryItem, SourceState
 from .schema import aliases, items, sources
 
@@ -37,12 +37,12 @@ class ClaimStore(LedgerBase):
         """
         me = owner_id()
         with self._guard("write"), self.engine.begin() as conn:
-            item_id = conn.execute(
+            item_id = inserted_id(conn.execute(
                 items.insert().values(
                     url=url, url_key=key, outcome=State.PENDING, created_at=now, updated_at=now, attempts=1,
                     claimed_by=me, source_id=source_id, hint=hint,
                 )
-            ).inserted_primary_key[0]
+            ))
             try:
                 with conn.begin_nested():
                     conn.execute(aliases.insert().values(key=key, item_id=item_id))
@@ -113,7 +113,8 @@ class ClaimStore(LedgerBase):
                 )
             dropped = _lost_sources(conn, now)
             if dropped:
-                conn.execute(sources.update().where(sources.c.id.in_(dropped)).values(claimed_until=None, claimed_by=None))
+                conn.execute(sources.update().where(sources.c.id.in_(dropped))
+                             .values(claimed_until=None, claimed_by=None))
         return len(lost), len(dropped)
 
     def lost_claims(self, now: datetime) -> tuple[list[int], list[int]]:
@@ -129,10 +130,10 @@ def enqueue(conn: sa.Connection, item: QueuedItem, source_id: int, now: datetime
     if owner is None:
         try:
             with conn.begin_nested():
-                item_id = conn.execute(items.insert().values(
+                item_id = inserted_id(conn.execute(items.insert().values(
                     url=item.url, url_key=item.url_key, outcome=State.QUEUED, attempts=0, retry_at=now,
                     source_id=source_id, hint=item.hint, created_at=now, updated_at=now,
-                )).inserted_primary_key[0]
+                )))
                 conn.execute(aliases.insert().values(key=item.url_key, item_id=item_id))
             return
         except IntegrityError:  # another worker queued it a moment ago

@@ -47,7 +47,8 @@ class HistoryStore(LedgerBase):
                   .where(snapshots.c.role == "page").group_by(snapshots.c.item_id).subquery())
         query = (
             sa.select(items.c.id, items.c.url, items.c.note_path, items.c.note_sha256, items.c.hint,
-                      items.c.source_id, items.c.created_at, snapshots.c.final_url, snapshots.c.status, snapshots.c.headers,
+                      items.c.source_id, items.c.created_at, snapshots.c.final_url, snapshots.c.status,
+                      snapshots.c.headers,
                       snapshots.c.body_sha256, snapshots.c.fetched_at)
             .select_from(items.outerjoin(latest, latest.c.item_id == items.c.id)
                          .outerjoin(snapshots, snapshots.c.id == latest.c.id))

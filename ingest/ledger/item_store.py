@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..records import DONE, State
-from .base import LedgerBase, aware
+from .base import LedgerBase, aware, inserted_id
 from .rows import Known
 from .schema import aliases, archive_notes, items, simhash_bands
 
@@ -47,7 +47,8 @@ class ItemStore(LedgerBase):
         with self._guard("read"), self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(*KNOWN_COLUMNS)
-                .where(items.c.content_hash == content_hash, items.c.outcome == State.CREATED, items.c.id != (exclude or -1))
+                .where(items.c.content_hash == content_hash, items.c.outcome == State.CREATED,
+                       items.c.id != (exclude or -1))
                 .order_by(items.c.id)
                 .limit(1)
             ).first()
@@ -179,10 +180,10 @@ class ItemStore(LedgerBase):
         with self._guard("write"), self.engine.begin() as conn:
             owner = conn.execute(sa.select(aliases.c.item_id).where(aliases.c.key == key)).scalar()
             if owner is None:
-                owner = conn.execute(items.insert().values(
+                owner = inserted_id(conn.execute(items.insert().values(
                     url=url, url_key=key, outcome=State.CREATED, note_path=path, attempts=0,
                     created_at=now, updated_at=now,
-                )).inserted_primary_key[0]
+                )))
                 conn.execute(aliases.insert().values(key=key, item_id=owner))
                 return
             conn.execute(

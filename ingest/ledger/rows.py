@@ -107,7 +107,7 @@ class SourceRead:
     """What a source's document was when a poll read it through (not when it was unchanged)."""
 
     kind: str
-    body_hash: str
+    body_hash: str | None
     publish_interval_s: float | None  # how often it publishes, when its entries tell
 
 

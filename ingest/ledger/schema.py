@@ -194,7 +194,8 @@ def usable_url(url: str, create: bool) -> str:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LedgerError(f"ledger folder {folder} cannot be created ({exc.strerror}); check the 'ledger' setting") from None
+            raise LedgerError(f"ledger folder {folder} cannot be created ({exc.strerror}); "
+                              "check the 'ledger' setting") from None
     return url
 
 
