@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,10 +26,22 @@ from .writer import replace_note, write_note
 BESIDE_SUFFIX = ".reextracted.md"
 
 
+class Action(StrEnum):
+    """What reextract did with one note (a dry run says what it would do)."""
+
+    REWRITTEN = "rewritten"  # in place: ingest's own note, untouched by a curator
+    UNCHANGED = "unchanged"  # the new version is the note as it stands
+    BESIDE = "beside"  # a curator's note kept; the new version written as NAME.reextracted.md
+    MISSING = "missing"  # the note is gone
+    FAILED = "failed"
+    WOULD_REWRITE = "would-rewrite"
+    WOULD_WRITE_BESIDE = "would-write-beside"
+
+
 @dataclass(frozen=True)
 class Reextracted:
     url: str
-    action: str  # rewritten | unchanged | beside | missing | failed (dry runs: would-rewrite, would-write-beside)
+    action: Action
     path: str | None = None  # the note (rewritten, unchanged, or the curator's, left alone)
     new_path: str | None = None  # beside: where the new version went
     text: str | None = None  # dry runs: the new note
@@ -42,13 +55,13 @@ def reextract(run: Run, snapshots: list[Snapshot], configured: list[Source]) -> 
         try:
             yield _one(run, snap, by_name.get(by_id.get(snap.source_id, "")))
         except IngestError as exc:
-            yield Reextracted(snap.url, "failed", path=snap.note_path, error=exc.message)
+            yield Reextracted(snap.url, Action.FAILED, path=snap.note_path, error=exc.message)
 
 
 def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
     path = Path(snap.note_path) if snap.note_path else None
     if path is None or not path.is_file():
-        return Reextracted(snap.url, "missing", path=snap.note_path,
+        return Reextracted(snap.url, Action.MISSING, path=snap.note_path,
                            error="its note is gone; `ingest doctor` finds a moved one")
     from .prepare import page_of
 
@@ -62,22 +75,22 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
     text = prepared.note.text
     current = path.read_bytes()
     if current == text.encode("utf-8"):
-        return Reextracted(snap.url, "unchanged", path=str(path))
+        return Reextracted(snap.url, Action.UNCHANGED, path=str(path))
     if _untouched(current, snap.note_sha256, path):
         if run.dry_run:
-            return Reextracted(snap.url, "would-rewrite", path=str(path), text=text)
+            return Reextracted(snap.url, Action.WOULD_REWRITE, path=str(path), text=text)
         replace_note(path, text)
         run.ledger.note_rewritten(snap.item_id, run.clock(), note_sha256=note_digest(text),
                                   title=prepared.document.title, content_hash=prepared.content_hash)
-        return Reextracted(snap.url, "rewritten", path=str(path))
+        return Reextracted(snap.url, Action.REWRITTEN, path=str(path))
     beside = path.name.removesuffix(".md") + BESIDE_SUFFIX
     if (path.parent / beside).is_file() and (path.parent / beside).read_bytes() == text.encode("utf-8"):
-        return Reextracted(snap.url, "unchanged", path=str(path.parent / beside))  # an earlier run wrote it
+        return Reextracted(snap.url, Action.UNCHANGED, path=str(path.parent / beside))  # an earlier run wrote it
     if run.dry_run:
-        return Reextracted(snap.url, "would-write-beside", path=str(path), new_path=str(path.parent / beside),
+        return Reextracted(snap.url, Action.WOULD_WRITE_BESIDE, path=str(path), new_path=str(path.parent / beside),
                            text=text)
     written = write_note(path.parent, beside, text)
-    return Reextracted(snap.url, "beside", path=str(path), new_path=str(written))
+    return Reextracted(snap.url, Action.BESIDE, path=str(path), new_path=str(written))
 
 
 def _kept(run: Run, url: str, final_url: str, body_sha256: str, headers: dict[str, str],

@@ -95,8 +95,8 @@ def poll_command(ctx, names, every_source, output, as_json):
         summary = guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
                                       due_only=not (names or every_source)))
     failed_items = summary.count(State.FAILED)
-    line = (f"polled {len(summary.sources)} source(s): {summary.count('created')} new note(s), "
-            f"{summary.count('duplicate')} duplicate(s), {failed_items} failed item(s), "
+    line = (f"polled {len(summary.sources)} source(s): {summary.count(State.CREATED)} new note(s), "
+            f"{summary.count(State.DUPLICATE)} duplicate(s), {failed_items} failed item(s), "
             f"{len(summary.failed_sources)} failed source(s)")
     if as_json:
         click.echo(json.dumps({"summary": line}))
@@ -125,7 +125,7 @@ def schedule_command(ctx, output):
             if error:
                 click.echo(f"warning: {error}", err=True)
             elif summary.sources or summary.outcomes:
-                click.echo(f"tick: {len(summary.sources)} source(s), {summary.count('created')} new note(s)")
+                click.echo(f"tick: {len(summary.sources)} source(s), {summary.count(State.CREATED)} new note(s)")
             else:
                 click.echo("tick: nothing due")
 

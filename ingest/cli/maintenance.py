@@ -90,7 +90,7 @@ def reextract_command(ctx, urls, since, dry_run):
     version goes beside it as NAME.reextracted.md. Without URLs: every item (or those since DATE).
     """
     settings = settings_from(ctx)
-    from ..reextract import parse_since, reextract
+    from ..reextract import Action, parse_since, reextract
     from ..urls import InvalidURLError, url_key
 
     try:
@@ -121,23 +121,25 @@ def reextract_command(ctx, urls, since, dry_run):
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
     click.echo(f"reextracted {len(found)} note(s): {summary}"
                + (f"; {len(missing)} without a snapshot" if missing else ""))
-    ctx.exit(1 if counts.get("failed") else 0)
+    ctx.exit(1 if counts.get(Action.FAILED) else 0)
 
 
 def _report_reextracted(done) -> None:
+    from ..reextract import Action
+
     path, new = display_path(done.path), display_path(done.new_path)
     if done.text is not None:  # a dry run: the note on stdout, what would happen on stderr
         click.echo(done.text, nl=False)
-        where = f"rewrite {path}" if done.action == "would-rewrite" else f"keep {path} and write {new}"
+        where = f"rewrite {path}" if done.action == Action.WOULD_REWRITE else f"keep {path} and write {new}"
         click.echo(f"dry run: would {where}", err=True)
-    elif done.action == "rewritten":
+    elif done.action == Action.REWRITTEN:
         click.echo(f"rewrote {path}")
-    elif done.action == "unchanged":
+    elif done.action == Action.UNCHANGED:
         click.echo(f"unchanged {path}")
-    elif done.action == "beside":
+    elif done.action == Action.BESIDE:
         click.echo(f"kept {path} (changed by a curator); new version: {new}")
     else:
-        click.echo(f"{'failed' if done.action == 'failed' else 'missing'} {one_line(done.url)}: {done.error}")
+        click.echo(f"{done.action} {one_line(done.url)}: {done.error}")
 
 
 @main.command("doctor")
