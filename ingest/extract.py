@@ -163,7 +163,7 @@ def _pdf_url(declared: str | None, url: str, arxiv_id: str | None) -> str | None
     if declared:
         try:
             return normalize_url(urljoin(url, declared))
-        except InvalidURLError:
+        except (InvalidURLError, ValueError):  # ValueError: urljoin cannot parse it ("http://[::1/x")
             pass
     return scholarly.arxiv_pdf_url(arxiv_id) if arxiv_id else None
 

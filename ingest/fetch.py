@@ -8,17 +8,20 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 from urllib.request import getproxies
 
 import httpcore
 import httpx
 
+from .compression import ACCEPTED, codings, decoded
 from .config import Settings
 from .errors import FetchError
 from .records import FetchResult
+from .urls import host_problem
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}  # we only ever GET, so 303's switch to GET is a no-op
@@ -32,17 +35,6 @@ class _Redirect(NamedTuple):
     location: str
 
 
-def _accept_encoding() -> str:
-    # httpx decodes br only when one of these is installed; never advertise what we cannot decode
-    for module in ("brotli", "brotlicffi"):
-        try:
-            __import__(module)
-            return "gzip, deflate, br"
-        except ImportError:
-            pass
-    return "gzip, deflate"
-
-
 # RFC 6052 NAT64 carries the IPv4 address in its last 32 bits; RFC 8215's local-use prefix leads
 # into whatever network runs the translator, so it is never public
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -50,18 +42,26 @@ LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether `addr` is on the public internet. An IPv6 address that carries an IPv4 one
-    (IPv4-mapped, 6to4, NAT64) is judged by that IPv4 address too, since packets end up there."""
+    """Whether `addr` is on the public internet: global in the standard library's registry and of
+    none of its special kinds (is_global alone lets multicast through before Python 3.13, and
+    site-local fec0::/10 through at all).
+
+    An IPv6 address that is another spelling of an IPv4 one (IPv4-mapped, NAT64) is judged as that
+    IPv4 address; one that carries IPv4 addresses to a relay (6to4, Teredo) only passes with public
+    ones. The deprecated IPv4-compatible ::a.b.c.d and the translators' ::ffff:0:a.b.c.d lie in
+    the reserved ::/8 and never pass, and neither do :: and ::1."""
     if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped:
-            return is_public(addr.ipv4_mapped)  # the mapped range itself never counts as global
+        spelled = addr.ipv4_mapped or (ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF) if addr in NAT64 else None)
+        if spelled is not None:
+            return is_public(spelled)  # the mapped and NAT64 ranges themselves are reserved
         if addr in LOCAL_NAT64:
             return False
-        inner = addr.sixtofour or (ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF) if addr in NAT64 else None)
-        if inner is not None and not is_public(inner):
+        carried = [addr.sixtofour] if addr.sixtofour else list(addr.teredo or ())
+        if not all(is_public(inner) for inner in carried):
             return False
-    # is_global alone lets multicast through on Python < 3.13
-    return addr.is_global and not addr.is_multicast
+    special = (addr.is_private or addr.is_reserved or addr.is_loopback or addr.is_link_local or addr.is_multicast
+               or addr.is_unspecified or (isinstance(addr, ipaddress.IPv6Address) and addr.is_site_local))
+    return addr.is_global and not special
 
 
 def check_address(host: str, port: int | None = None) -> list[str]:
@@ -94,7 +94,74 @@ class _Refused(httpcore.ConnectError):
         self.error = error
 
 
-class PublicOnlyBackend(httpcore.SyncBackend):
+# when the request running in this thread must be over, in time.monotonic(); None outside a request
+_request_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
+
+
+class _DeadlinePassed(httpcore.ReadTimeout):
+    """The request's deadline came during a wait on the network; _get and _read_body look for it
+    among the causes of the httpx error."""
+
+
+def _by_deadline(call: Callable[[float | None], Any], timeout: float | None) -> Any:
+    """call(timeout), with the timeout cut to the time left before the request's deadline."""
+    deadline = _request_deadline.get()
+    if deadline is None:
+        return call(timeout)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _DeadlinePassed("the request's deadline has passed")
+    if timeout is not None and timeout < left:
+        return call(timeout)
+    try:
+        return call(left)
+    except httpcore.TimeoutException as exc:
+        raise _DeadlinePassed("the request's deadline has passed") from exc
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection each of whose waits ends by the request's deadline. The socket timeouts bound
+    one wait each, so a server that sends its status line and headers a byte at a time, each
+    within the timeout, would otherwise hold the request for as long as it liked."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return _by_deadline(lambda t: self._stream.read(max_bytes, t), timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _by_deadline(lambda t: self._stream.write(buffer, t), timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(_by_deadline(lambda t: self._stream.start_tls(ssl_context, server_hostname, t), timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.SyncBackend):
+    """Opens connections whose waits end by the deadline of the request using them (pooled ones too)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = _by_deadline(lambda t: super(DeadlineBackend, self).connect_tcp(
+            host, port, t, local_address, socket_options), timeout)
+        return _DeadlineStream(stream)
+
+
+class PublicOnlyBackend(DeadlineBackend):
     """Resolves each host itself and connects only to the addresses it has just checked, so a DNS
     server cannot show the check a public address and the connection a private one (rebinding)."""
 
@@ -125,19 +192,24 @@ class PublicOnlyBackend(httpcore.SyncBackend):
         raise failure
 
 
-def _check_connections(client: httpx.Client) -> None:
-    """Put PublicOnlyBackend under the client's direct connections.
+def _install_backends(client: httpx.Client, *, public_only: bool) -> None:
+    """Put DeadlineBackend under every connection of the client, and PublicOnlyBackend under its
+    direct ones when `public_only`.
 
-    httpx 0.28 takes no network backend, and handing the client our own transport would turn off
-    its proxies from the environment; so the backend goes into the default transport's pool,
-    which reads it only when opening a connection. Proxy transports keep the stock backend: a
-    proxy is the operator's choice and may well sit on a private address, and it resolves the
-    origin itself, out of our reach (Fetcher checks those names before the request instead)."""
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    if pool is None or not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
-        # fail closed: without the backend every private address would be reachable
-        raise RuntimeError("cannot install the address check: httpx or httpcore internals changed")
-    pool._network_backend = PublicOnlyBackend()
+    httpx takes no network backend, and handing the client our own transport would turn off its
+    proxies from the environment; so the backend goes into each transport's pool, which reads it
+    only when opening a connection. Proxy transports are not address-checked: a proxy is the
+    operator's choice and may well sit on a private address, and it resolves the origin itself,
+    out of our reach (Fetcher checks those names before the request instead)."""
+    transports = [(getattr(client, "_transport", None), public_only)]
+    transports += [(t, False) for t in getattr(client, "_mounts", {}).values() if t is not None]
+    for transport, checked in transports:
+        pool = getattr(transport, "_pool", None)
+        if pool is None or not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+            # fail closed: without the backend every private address would be reachable, and no
+            # deadline would hold while the headers arrive
+            raise RuntimeError("cannot install the address check and deadline: httpx or httpcore internals changed")
+        pool._network_backend = PublicOnlyBackend() if checked else DeadlineBackend()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -194,10 +266,9 @@ class Fetcher:
         self._client = httpx.Client(
             follow_redirects=False,  # each hop must pass the address check
             timeout=httpx.Timeout(settings.timeout),
-            headers={"User-Agent": settings.agent, "Accept": ACCEPT, "Accept-Encoding": _accept_encoding()},
+            headers={"User-Agent": settings.agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPTED},
         )
-        if not settings.allow_private_networks:
-            _check_connections(self._client)
+        _install_backends(self._client, public_only=not settings.allow_private_networks)
         # a proxy resolves the origin's name itself, so for proxied requests the only check we
         # can make is on the name before the request; httpx reads the same getproxies()
         self._check_names_first = not settings.allow_private_networks and bool(getproxies())
@@ -255,13 +326,16 @@ class Fetcher:
         permanent = True
         seen: set[str] = set()  # normalised, so that a loop through a differently spelled URL is caught
         while True:
-            target = self._check_url(current)
+            target = self._check_url(current, redirected=bool(visited))
             seen.add(str(target))
             outcome = self._get(target, headers, deadline_at)
             if isinstance(outcome, _Redirect):
                 visited.append(current)
                 permanent = permanent and outcome.status in PERMANENT_REDIRECTS
-                current = str(target.join(outcome.location))
+                try:
+                    current = str(target.join(outcome.location))
+                except httpx.InvalidURL as exc:
+                    raise _unusable(str(exc), redirected=True) from None
                 if current in seen:
                     message = f"redirect loop: {visited[-1]} leads back to {current}"
                     raise FetchError(message, code="redirect_loop")
@@ -271,20 +345,24 @@ class Fetcher:
                 continue
             return (current, *outcome, visited, permanent and bool(visited))
 
-    def _check_url(self, url: str) -> httpx.URL:
+    def _check_url(self, url: str, *, redirected: bool = False) -> httpx.URL:
+        """The URL parsed, or a FetchError for one that cannot be fetched."""
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as exc:
-            raise FetchError(f"not a valid URL: {exc}", code="invalid_url") from None
+            raise _unusable(f"not a valid URL: {exc}", redirected) from None
         if not parsed.scheme:
-            raise FetchError(f"not an absolute URL: {url}", code="invalid_url")
+            raise _unusable(f"not an absolute URL: {url}", redirected)
         if parsed.scheme not in ("http", "https"):
             raise FetchError(
                 f"unsupported scheme '{parsed.scheme}:'; only http and https URLs are fetched",
                 code="unsupported_scheme",
             )
         if not parsed.raw_host:
-            raise FetchError(f"URL has no host: {url}", code="invalid_url")
+            raise _unusable(f"URL has no host: {url}", redirected)
+        problem = _problem(parsed)
+        if problem:
+            raise _unusable(problem, redirected)
         if self._check_names_first:
             check_address(parsed.raw_host.decode("ascii"))
         return parsed
@@ -296,8 +374,10 @@ class Fetcher:
         remaining = deadline_at - self._clock()
         if remaining <= 0:
             raise self._deadline_error()
-        # shrink the socket timeouts so that no single wait can carry us past the deadline
+        # shrink the socket timeouts so that no single wait can carry us past the deadline, and
+        # end every wait by it (_DeadlineStream): many short waits cannot add up past it either
         timeout = min(self.settings.timeout, remaining)
+        token = _request_deadline.set(time.monotonic() + remaining)
         try:
             with self._client.stream("GET", url, headers=headers, timeout=httpx.Timeout(timeout)) as response:
                 status = response.status_code
@@ -306,12 +386,16 @@ class Fetcher:
                 self._check_status(response)
                 content = b"" if status == 304 else self._read_body(response, deadline_at)
                 return status, {k.lower(): v for k, v in response.headers.items()}, content
-        except httpx.InvalidURL as exc:  # httpx reads every Location header, even one we would refuse
-            raise FetchError(f"the server redirected to an unusable URL ({exc})", code="invalid_redirect") from None
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # httpx reads every Location header, even one we would refuse, and decodes its host
+            raise _unusable(str(exc), redirected=True) from None
         except httpx.HTTPError as exc:
-            if isinstance(exc, httpx.TimeoutException) and timeout < self.settings.timeout:
-                raise self._deadline_error() from None
+            if isinstance(exc, httpx.TimeoutException) and (
+                    _cause(exc, _DeadlinePassed) is not None or timeout < self.settings.timeout):
+                raise self._deadline_error(" waiting for the response") from None
             raise _transport_error(exc, url.host, timeout) from None
+        finally:
+            _request_deadline.reset(token)
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -335,22 +419,46 @@ class Fetcher:
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             raise FetchError(f"body larger than {limit} bytes (Content-Length {length})", code="too_large")
+        names = codings(response.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
-        total = 0
-        # iter_bytes yields decompressed data, so a compression bomb is stopped at the same limit
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > limit:
-                raise FetchError(f"body larger than {limit} bytes", code="too_large")
-            if self._clock() > deadline_at:
-                raise self._deadline_error(" reading the body")
-            chunks.append(chunk)
+        try:
+            # undone here, not by httpx, which inflates a whole chunk of every layer at once: each
+            # layer of a stacked compression bomb is stopped at the limit
+            for chunk in decoded(response.iter_raw(), names, limit):
+                if self._clock() > deadline_at:
+                    raise self._deadline_error(" reading the body")
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            if _cause(exc, _DeadlinePassed) is None:
+                raise
+            raise self._deadline_error(" reading the body") from None
         return b"".join(chunks)
 
     def _deadline_error(self, where: str = "") -> FetchError:
         # transient: a slow server may be quicker on a later run, though this call has no time left
         message = f"gave up after the {self.settings.deadline:g}s deadline{where}"
         return FetchError(message, code="deadline", transient=True)
+
+
+def _problem(url: httpx.URL) -> str | None:
+    """What in a parsed URL would end a request in a traceback or at the wrong place, or None."""
+    try:
+        _ = url.host  # decodes a host that starts with an A-label; a bad one raises
+    except UnicodeError as exc:
+        return f"invalid host: '{url.raw_host.decode('ascii')}' is not a valid international (IDNA) name ({exc})"
+    problem = host_problem(url.raw_host.decode("ascii"))
+    if problem:
+        return f"invalid host: {problem}"
+    if url.port is not None and not 0 < url.port < 65536:  # the socket layer would take it modulo 65536
+        return f"invalid port {url.port}; a port is a number from 1 to 65535"
+    return None
+
+
+def _unusable(reason: str, redirected: bool) -> FetchError:
+    """A URL that cannot be fetched; one a redirect gave is the server's fault, not the caller's."""
+    if redirected:
+        return FetchError(f"the server redirected to an unusable URL ({reason})", code="invalid_redirect")
+    return FetchError(reason, code="invalid_url")
 
 
 def _transport_error(exc: httpx.HTTPError, host: str, seconds: float) -> FetchError:

@@ -10,7 +10,7 @@ import lxml.html
 
 from .errors import SourceError
 from .records import FeedItem
-from .urls import InvalidURLError, normalize_url, same_site, url_key
+from .urls import InvalidURLError, normalize_url, same_site, try_key, url_key
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 
@@ -61,8 +61,8 @@ def discover_feed(html: str, page_url: str) -> str | None:
         title = (link.get("title") or "").lower()
         is_feed = kind in FEED_TYPES or (kind == "application/json" and "feed" in title)
         if "alternate" in rels and href and is_feed and "comments" not in f"{href.lower()} {title}":
-            url = urljoin(base, href)
-            if urlsplit(url).scheme in ("http", "https"):
+            url = _join(base, href)
+            if url is not None and try_key(url) is not None:  # an http(s) URL the fetcher can reach
                 return url
     return None
 
@@ -83,7 +83,8 @@ def find_article_links(
     for anchor in tree.iter("a"):
         if _is_chrome(anchor) or NAV_RELS & set((anchor.get("rel") or "").lower().split()):
             continue
-        url = _article_url(urljoin(base, (anchor.get("href") or "").strip()), page_url)
+        joined = _join(base, (anchor.get("href") or "").strip())
+        url = _article_url(joined, page_url) if joined is not None else None
         if url is None or _is_section(key := url_key(url), page_key, above):
             continue
         if (includes and not any(p.search(url) for p in includes)) or any(p.search(url) for p in excludes):
@@ -109,8 +110,16 @@ def _base_url(tree: lxml.html.HtmlElement, page_url: str) -> str:
     """What relative links resolve against: the first <base href>, itself relative to the page."""
     for base in tree.iter("base"):
         if base.get("href", "").strip():
-            return urljoin(page_url, base.get("href").strip())
+            return _join(page_url, base.get("href").strip()) or page_url
     return page_url
+
+
+def _join(base: str, href: str) -> str | None:
+    """`href` made absolute against `base`; None when it cannot be parsed ("http://[::1/x")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def _compile(patterns: tuple[str, ...]) -> list[re.Pattern]:

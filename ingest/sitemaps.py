@@ -120,7 +120,7 @@ def _absolute(loc: str | None, base: str) -> str | None:
         return None
     try:
         return normalize_url(urljoin(base, loc.strip()))
-    except InvalidURLError:
+    except (InvalidURLError, ValueError):  # ValueError: urljoin cannot parse it ("http://[::1/x")
         return None
 
 

@@ -7,6 +7,7 @@ import string
 from urllib.parse import quote_plus, unquote_plus, unquote_to_bytes, urlsplit, urlunsplit
 
 import courlan
+import idna  # httpx's own IDNA 2008 rules: a host they refuse is one the fetcher cannot reach
 
 from . import scholarly
 from .errors import IngestError
@@ -26,6 +27,8 @@ TRACKING_PARAM = re.compile(
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PUNYCODE = re.compile(r"(?<![^.@])xn--[a-z0-9-]+(?=[.:]|$)")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that are not UTF-8 (argv, files)
+MAX_HOST, MAX_LABEL = 253, 63  # RFC 1035, as written (no root label): the resolver refuses longer ones
 
 
 class InvalidURLError(IngestError, ValueError):
@@ -37,6 +40,9 @@ def normalize_url(url: str) -> str:
     fragment and tracking parameters (utm_*, fbclid, gclid, …) removed, query sorted; a `doi:`
     name is its https://doi.org/ URL, and arxiv.org and doi.org are spelled one way (https, no www)."""
     raw = url.strip()
+    if _SURROGATE.search(raw):  # the ledger, the note and the terminal could not store or show it
+        raise InvalidURLError("URL is not valid UTF-8 text (undecodable bytes); percent-encode them, "
+                              "as %FF", url=url)
     try:
         parts = urlsplit(raw)
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 bracket
@@ -57,6 +63,9 @@ def normalize_url(url: str) -> str:
         )
     if not parts.hostname:
         raise InvalidURLError("URL has no host; give a full address like https://example.org/post", url=url)
+    problem = host_problem(parts.hostname)
+    if problem:
+        raise InvalidURLError(f"invalid host: {problem}; check the address", url=url)
     if any(c.isspace() for c in raw):
         raise InvalidURLError("URL contains spaces or line breaks; percent-encode a space as %20", url=url)
     try:
@@ -79,6 +88,34 @@ def normalize_url(url: str) -> str:
     netloc = _PUNYCODE.sub(_unicode_label, normalized.netloc)
     tidy = urlunsplit(normalized._replace(netloc=netloc, path=path, query=query, fragment=""))
     return scholarly.tidy_url(tidy)
+
+
+def host_problem(host: str) -> str | None:
+    """What makes `host` (brackets removed) a name no resolver can look up, or None.
+
+    The rules are those of the two layers below the fetcher: httpx encodes an international name
+    by IDNA 2008 (and decodes a host that starts with an A-label), the socket layer refuses an
+    empty label or one of more than 63 characters. Either would end a run with a traceback."""
+    if not host or ":" in host:  # an IPv6 literal; its parser has checked it
+        return None
+    if not host.isascii():
+        try:
+            host = idna.encode(host.lower()).decode("ascii")
+        except UnicodeError as exc:  # idna.IDNAError among them
+            return f"'{host}' is not a valid international (IDNA) name ({exc})"
+    if len(host.removesuffix(".")) > MAX_HOST:
+        return f"the host name is longer than {MAX_HOST} characters"
+    for label in host.removesuffix(".").split("."):
+        if not label:
+            return f"'{host}' has an empty label (two dots in a row)"
+        if len(label) > MAX_LABEL:
+            return f"'{host}' has a label longer than {MAX_LABEL} characters"
+        if label[:4].lower() == "xn--":
+            try:
+                idna.decode(label)
+            except UnicodeError as exc:
+                return f"'{label}' is not a valid international (IDNA) label ({exc})"
+    return None
 
 
 def _unicode_label(match: re.Match) -> str:
@@ -139,7 +176,10 @@ def same_site(a: str, b: str) -> bool:
     if da or db:
         return da == db
     # no registered domain (localhost, an IP address): the hosts themselves must agree
-    ha, hb = urlsplit(a).hostname, urlsplit(b).hostname
+    try:
+        ha, hb = urlsplit(a).hostname, urlsplit(b).hostname
+    except ValueError:  # an unclosed IPv6 bracket names no site at all
+        return False
     return bool(ha) and ha == hb
 
 

@@ -360,12 +360,94 @@ def test_urls_without_host_are_invalid(get, url):
     assert fails(get, url).code == "invalid_url"
 
 
+BAD_HOSTS = {  # id: a URL whose host httpx or the resolver would choke on
+    "invalid-punycode": "http://xn--127-0.0.0.1/x",
+    "a-label-ending-in-hyphen": "http://xn--zz-/y",
+    "bad-a-label-after-a-good-one": "http://xn--p1ai.a_b.example/y",  # httpx decodes the whole host
+    "label-of-64-characters": "http://" + "a" * 64 + ".example/x",
+    "empty-label": "http://ex..ample/x",
+    "lone-surrogates": "http://\udcff\udcfe.example/a",
+}
+
+
+@pytest.mark.parametrize("allow", [True, False])
+@pytest.mark.parametrize("url", BAD_HOSTS.values(), ids=BAD_HOSTS.keys())
+def test_a_host_no_resolver_can_look_up_is_an_invalid_url(get, dns, url, allow):
+    dns({})
+    error = fails(get, url, allow_private_networks=allow, retries=2)
+    assert (error.code, error.transient) == ("invalid_url", False)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999999"])
+def test_a_port_out_of_range_is_an_invalid_url(httpserver, get, port):
+    # 99999999 would otherwise reach port 99999999 % 65536 of the host
+    error = fails(get, f"http://127.0.0.1:{port}/")
+    assert (error.code, error.transient) == ("invalid_url", False)
+    assert "port" in error.message
+
+
 def test_private_address_refused_before_any_request(httpserver, get):
     httpserver.expect_request("/").respond_with_data("internal")
     error = fails(get, f"http://127.0.0.1:{httpserver.port}/", allow_private_networks=False, retries=2)
     assert (error.code, error.transient) == ("blocked_address", False)
     assert "127.0.0.1" in error.message
     assert len(httpserver.log) == 0
+
+
+NOT_PUBLIC = {  # address: why it is no public host
+    "10.0.0.1": "private",
+    "100.64.0.1": "shared address space (carrier NAT)",
+    "169.254.169.254": "link-local (cloud metadata)",
+    "192.0.2.1": "documentation",
+    "198.18.0.1": "benchmarking",
+    "224.0.0.1": "multicast",
+    "240.0.0.1": "reserved",
+    "255.255.255.255": "broadcast",
+    "0.0.0.0": "unspecified",
+    "::": "unspecified",
+    "::1": "loopback",
+    "fe80::1": "link-local",
+    "fec0::1": "site-local (deprecated, still routed inside some networks)",
+    "fc00::1": "unique local",
+    "ff02::1": "multicast",
+    "ff0e::1": "global-scope multicast",
+    "2001:db8::1": "documentation",
+    "100::1": "discard",
+    "::127.0.0.1": "IPv4-compatible loopback",
+    "::10.0.0.1": "IPv4-compatible private",
+    "::8.8.8.8": "IPv4-compatible: deprecated, never a real host",
+    "::ffff:0:127.0.0.1": "IPv4-translated loopback",
+    "::ffff:0:8.8.8.8": "IPv4-translated: a translator's own range",
+    "::ffff:127.0.0.1": "IPv4-mapped loopback",
+    "::ffff:169.254.169.254": "IPv4-mapped link-local",
+    "64:ff9b::10.0.0.1": "NAT64 of a private address",
+    "64:ff9b:1::808:808": "local-use NAT64",
+    "2002:a9fe:a9fe::1": "6to4 of 169.254.169.254",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2": "Teredo",
+    "2001:0:7f00:1::": "Teredo with a loopback server",
+}
+PUBLIC = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "2002:808:808::1"]
+
+
+@pytest.mark.parametrize("address", NOT_PUBLIC, ids=[f"{a} {why}" for a, why in NOT_PUBLIC.items()])
+def test_non_public_addresses(address):
+    assert not is_public(ipaddress.ip_address(address))
+    with pytest.raises(FetchError) as info:
+        check_address(address)
+    assert info.value.code == "blocked_address"
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses(address):
+    assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("host", ["::127.0.0.1", "::ffff:0:127.0.0.1", "fec0::1"])
+def test_a_non_public_ipv6_literal_is_refused_before_connecting(get, host):
+    # ::127.0.0.1 used to pass for public: the fetcher tried to connect and timed out
+    error = fails(get, f"http://[{host}]:8080/", allow_private_networks=False, retries=2, timeout=1.0)
+    assert (error.code, error.transient) == ("blocked_address", False)
+    assert error.message.startswith(f"refused: {host} resolves to non-public address")
 
 
 @pytest.mark.parametrize(

@@ -394,3 +394,64 @@ def test_query_names_that_look_like_html_entities_survive():
     once = normalize_url("http://example.com/?lt=0&id=0")
     assert once == "http://example.com/?id=0&lt=0"
     assert normalize_url(once) == once
+
+
+# -- hosts no resolver can look up, and text that is no text ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "hint"),
+    [
+        ("http://xn--127-0.0.0.1/x", "'xn--127-0' is not a valid international (IDNA) label"),
+        ("http://xn--zz-/y", "'xn--zz-' is not a valid international (IDNA) label"),
+        ("http://www.xn--zz-.example/y", "'xn--zz-' is not a valid international (IDNA) label"),
+        ("http://xn--/y", "'xn--' is not a valid international (IDNA) label"),
+        ("http://" + "a" * 64 + ".example/x", "a label longer than 63 characters"),
+        ("http://ex..ample/x", "an empty label"),
+        ("http://" + "a." * 127 + "org/", "longer than 253 characters"),
+        ("https://☃.net/", "'☃.net' is not a valid international (IDNA) name"),
+        ("https://xn--ls8h.la/", "'xn--ls8h' is not a valid international (IDNA) label"),  # 💩.la: IDNA 2003 only
+    ],
+)
+def test_hosts_no_resolver_can_look_up_are_invalid_urls(bad, hint):
+    with pytest.raises(InvalidURLError) as info:
+        normalize_url(bad)
+    assert hint in info.value.message
+    assert info.value.message.endswith("; check the address")
+    assert info.value.url == bad and "\n" not in info.value.message
+    assert try_key(bad) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://\udcff\udcfe.example/a",  # bytes \xff\xfe from argv, as Python decodes them (surrogateescape)
+        "http://example.org/caf\udce9",  # a Latin-1 é in a UTF-8 world
+        "http://example.org/a?q=\ud800",  # a lone surrogate of any kind
+    ],
+)
+def test_urls_that_are_not_text_are_invalid_urls(url):
+    with pytest.raises(InvalidURLError) as info:
+        normalize_url(url)
+    assert "not valid UTF-8 text" in info.value.message
+    info.value.message.encode("utf-8")  # the message itself can be printed
+    assert try_key(url) is None
+
+
+@pytest.mark.parametrize(
+    ("given_url", "expected"),
+    [
+        ("http://" + "a" * 63 + ".example/x", "http://" + "a" * 63 + ".example/x"),
+        ("https://example.org./x", "https://example.org./x"),  # a fully qualified name
+        ("https://my_blog.example.org/x", "https://my_blog.example.org/x"),  # DNS allows it, httpx fetches it
+        ("https://xn--bcher-kva.example/x", "https://bücher.example/x"),
+        ("http://[::ffff:7f00:1]/x", "http://[::ffff:7f00:1]/x"),  # an address is checked elsewhere
+    ],
+)
+def test_hosts_at_the_limits_are_accepted(given_url, expected):
+    assert normalize_url(given_url) == expected
+
+
+@pytest.mark.parametrize(("a", "b"), [("http://[::1/x", "http://127.0.0.1:5/"), ("http://127.0.0.1/", "http://[x")])
+def test_same_site_of_an_unparsable_url_is_false(a, b):
+    assert not same_site(a, b)

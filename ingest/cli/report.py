@@ -96,8 +96,15 @@ EXPLAINED = ("domain", "secondary_domains", "format", "priority", "tags")
 
 
 def one_line(url: str) -> str:
-    """A URL as given, its control characters percent-encoded: one outcome, one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", url)
+    """A URL as given, its control characters and undecodable bytes (lone surrogates, as Python
+    reads them from argv) percent-encoded: one outcome, one line that any terminal can print."""
+    return re.sub(r"[\x00-\x1f\x7f\ud800-\udfff]", _percent, url)
+
+
+def _percent(match: re.Match) -> str:
+    char = match.group()
+    data = char.encode("utf-8", "surrogateescape" if "\udc80" <= char <= "\udcff" else "surrogatepass")
+    return "".join(f"%{b:02X}" for b in data)
 
 
 def _explanation(choice) -> dict:
