@@ -145,7 +145,7 @@ def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
 
 def _follow_parent() -> None:
     """A worker ends when the process it works for ends, even by SIGKILL, which gives that process
-    no chance to stop it. Not PR_SET_DEATHSIG: that fires when the *thread* that started the worker
+    no chance to stop it. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker
     ends, and workers are started from whichever thread submits first, or replaces one."""
     # the report on stdout is the parent's alone; and a supervisor reading it to its end must not
     # wait for a worker busy in C code after the parent is gone
@@ -158,7 +158,8 @@ def _follow_parent() -> None:
 
 
 def _exit_with_parent(sentinel: int) -> None:
-    # the parent holds the other end of this pipe until it has reaped this worker, so end of file
+    # multiprocessing keeps the other end of this pipe open in the parent for as long as this worker
+    # runs, so end of file
     # comes only when the parent is gone
     while os.read(sentinel, 512):
         pass
