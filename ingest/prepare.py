@@ -158,9 +158,8 @@ def _follow_parent() -> None:
 
 
 def _exit_with_parent(sentinel: int) -> None:
-    # multiprocessing keeps the other end of this pipe open in the parent for as long as this worker
-    # runs, so end of file
-    # comes only when the parent is gone
+    # multiprocessing keeps the other end of this pipe open in the parent for as long as this
+    # worker runs, so end of file comes only when the parent is gone
     while os.read(sentinel, 512):
         pass
     os._exit(1)  # at once: no one is left to take results, or to wait for a clean shutdown
