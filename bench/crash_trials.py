@@ -3,13 +3,15 @@ lost, nothing written twice and no curator edit overwritten.
 
     python bench/crash_trials.py --trials 20 --items 300
 A local site (127.0.0.1, its own threads) serves `--feeds` RSS feeds listing `--items` distinct
-articles. Each trial starts `ingest poll --all` in a fresh process group and SIGKILLs the whole
-group (workers too) after a random delay (every other trial: counted from its first new note);
-between trials a curator edits a random note. Then
-polls run to completion until one finds nothing new, and the checks run:
+articles. Each trial starts `ingest poll --all` in a session of its own and SIGKILLs the ingest
+process alone, as the OOM killer or a supervisor would, after a random delay (every other trial:
+counted from its first new note): its worker processes must end by themselves, and its stdout and
+stderr reach end of file within OUTPUT_GRACE seconds. Between trials a curator edits a random note.
+Then polls run to completion until one finds nothing new, and the checks run:
   every article has exactly one note (by its `url:`), no temporary file is left, the ledger has
   every item created with an existing note and nothing pending or queued, `ingest doctor
-  --dry-run` finds nothing, every curator edit is intact.
+  --dry-run` finds nothing, every curator edit is intact, no process of a killed run's session
+  is left running (within STRAY_GRACE seconds).
 Prints the figures; exit 1 when a check fails. tests/test_crash.py runs a few trials of this.
 """
 
@@ -30,6 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import frontmatter
+
+OUTPUT_GRACE = 10.0  # seconds for a killed run's stdout to reach end of file (its workers hold it)
+STRAY_GRACE = 10.0  # seconds for a killed run's workers to end before they count as strays
 
 WORDS = ("model", "training", "evaluation", "alignment", "interpretability", "benchmark", "dataset",
          "scaling", "reasoning", "agents", "safety", "circuits", "features", "reward", "policy",
@@ -146,6 +151,32 @@ def note_count(root: Path) -> int:
     return len(list((root / "seeds").glob("*.md")))
 
 
+def session_processes(session: int) -> list[int]:
+    """The processes still running (not zombies) in this session: what a killed run left."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:  # ended meanwhile
+                continue
+            if fields[0] != "Z" and int(fields[3]) == session:
+                left.append(int(entry.name))
+    return left
+
+
+def strays_of(session: int) -> int:
+    """How many processes of a killed run's session are still running after STRAY_GRACE seconds;
+    then they are killed, so that the trials themselves leave nothing behind."""
+    give_up_at = time.monotonic() + STRAY_GRACE
+    while session_processes(session) and time.monotonic() < give_up_at:
+        time.sleep(0.05)
+    left = session_processes(session)
+    if left:
+        os.killpg(session, signal.SIGKILL)
+    return len(left)
+
+
 def wait_for_note(root: Path, proc: subprocess.Popen, before: int, timeout: float = 60.0) -> None:
     """Until the run has written a note more than `before`, or has ended, or `timeout` passed."""
     give_up_at = time.monotonic() + timeout
@@ -160,7 +191,7 @@ def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, r
     try:
         workspace(root, site)
         edits: dict[Path, str] = {}
-        killed_mid_run = 0
+        killed_mid_run = outputs_held_open = stray_processes = 0
         for trial in range(trials):
             # a start takes about a second; then items are written all through the next two. Every
             # other trial counts its delay from the run's first new note, so that some kills land
@@ -173,7 +204,13 @@ def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, r
             try:
                 proc.communicate(timeout=delay)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)  # not its process group: the workers must follow alone
+                try:
+                    proc.communicate(timeout=OUTPUT_GRACE)
+                except subprocess.TimeoutExpired:  # a worker still holds the dead run's stdout or stderr
+                    outputs_held_open += 1
+                # counted now: the next run's recovery would stop what is left
+                stray_processes += strays_of(proc.pid)
                 proc.communicate()
                 killed_mid_run += 1
             curator_edit(root, rng, edits)
@@ -186,7 +223,9 @@ def run_trials(trials: int, items: int, feeds: int, latency: float, seed: int, r
             if b" 0 new note(s)" in out or polls >= 5:
                 break
         return check(root, site, edits) | {"trials": trials, "killed_mid_run": killed_mid_run,
-                                           "items": items, "final_polls": polls}
+                                           "items": items, "final_polls": polls,
+                                           "outputs_held_open": outputs_held_open,
+                                           "stray_processes": stray_processes}
     finally:
         site.close()
 
@@ -214,7 +253,7 @@ def check(root: Path, site: LocalSite, edits: dict[Path, str]) -> dict:
 
 def failed(figures: dict) -> bool:
     bad = ("duplicate_notes", "lost_notes", "edits_overwritten", "leftover_temp_files", "unfinished_items",
-           "ledger_file_disagreements", "doctor_exit")
+           "ledger_file_disagreements", "doctor_exit", "outputs_held_open", "stray_processes")
     return any(figures[k] for k in bad)
 
 

@@ -52,7 +52,11 @@ TAGS = re.compile(r"</?\s*([a-z0-9]*)[^>]*>", re.IGNORECASE)
 BLOCK_TAGS = frozenset(["p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "br",
                         "blockquote", "table", "tr"])
 END_OF_PAGE = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
-CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# not text: what XML 1.0 forbids (C0 controls but tab, newline and CR; U+FFFE and U+FFFF;
+# surrogates) and Unicode's other noncharacters (U+FDD0-U+FDEF, the last two of every plane)
+NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufdd0-\ufdef"
+                      + "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+                      + "]")
 # the navigation, menus and sidebars (not a footer: WordPress prints "Posted on" in the entry's)
 PAGE_CHROME = re.compile(r"(?<![a-z0-9])(nav|navbar|navigation|navtop|topnav|menu|sidebar|widget)(?![a-z])",
                          re.IGNORECASE)
@@ -111,23 +115,24 @@ def parse_html(page: str) -> lxml_html.HtmlElement | None:
         tree = lxml_html.fromstring(page.encode("utf-8", "replace"), parser=parser)
     except (ValueError, TypeError, lxml_html.etree.ParserError):
         return None
-    _drop_control_chars(tree)
+    _drop_not_text(tree)
     return tree
 
 
-def _drop_control_chars(tree: lxml_html.HtmlElement) -> None:
-    """One control character that XML forbids (a BEL in a title, raw or as &#7;) makes trafilatura
-    drop the whole page; a browser shows nothing for it either (form feed is HTML whitespace)."""
+def _drop_not_text(tree: lxml_html.HtmlElement) -> None:
+    """One character that XML forbids (a BEL or a U+FFFE in a title or a paragraph, raw or as a
+    reference like &#7;) makes trafilatura drop the whole page; a browser shows nothing for it
+    either (form feed is HTML whitespace). Done on the tree, where references are decoded."""
     def clean(text: str) -> str:
-        return CONTROL_CHARS.sub(lambda m: " " if m.group() == "\x0c" else "", text)
+        return NOT_TEXT.sub(lambda m: " " if m.group() == "\x0c" else "", text)
 
     for element in tree.iter():
-        if element.text and CONTROL_CHARS.search(element.text):
+        if element.text and NOT_TEXT.search(element.text):
             element.text = clean(element.text)
-        if element.tail and CONTROL_CHARS.search(element.tail):
+        if element.tail and NOT_TEXT.search(element.tail):
             element.tail = clean(element.tail)
         for name, value in element.attrib.items():
-            if CONTROL_CHARS.search(value):
+            if NOT_TEXT.search(value):
                 element.set(name, clean(value))
 
 

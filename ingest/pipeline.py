@@ -28,6 +28,7 @@ from .fingerprint import NEAR_DISTANCE, bands, distance
 from .ledger import Known
 from .records import DONE, Document, FeedItem, FetchResult, Outcome, Source, State
 from .runtime import Run
+from .strays import stop_strays
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import remove_leftovers, write_note
@@ -47,8 +48,9 @@ def all_known(run: Run, urls: list[str]) -> bool:
 
 
 def recover(run: Run) -> list[str]:
-    """Take back what killed processes left: temporary note files, and claims on items and
-    sources (queued and due again). Returns what was done, for the user to read."""
+    """Take back what killed processes left: temporary note files, claims on items and sources
+    (queued and due again), and worker processes still running. Returns what was done, for the
+    user to read."""
     if run.dry_run:
         return []
     done = [f"removed the leftover {p}" for p in remove_leftovers(run.settings.output_dir)]
@@ -57,6 +59,8 @@ def recover(run: Run) -> list[str]:
         done.append(f"queued again {released_items} item(s) a stopped worker had claimed")
     if released_sources:
         done.append(f"released {released_sources} source(s) a stopped worker had claimed")
+    if stopped := stop_strays():
+        done.append(f"stopped {stopped} stray worker process(es) a killed run left running")
     return done
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -27,6 +28,7 @@ from .guess import guess
 from .learned_model import Model
 from .records import Document, FeedItem, FetchResult, Guess, Note, Source
 from .render import load_template, render_note
+from .strays import mark_owner
 from .taxonomy import Taxonomy
 
 POOL_MIN_ITEMS = 24  # below this, starting worker processes costs more than it saves
@@ -101,6 +103,7 @@ class Preparer:
 
     def start_pool(self, items: int) -> None:
         if self.pool is None and items >= POOL_MIN_ITEMS and (os.cpu_count() or 1) > 1:
+            mark_owner()  # workers that outlive this process can be found: strays.py
             # spawn, not fork: this process has threads (HTTP pool, scheduler) that fork would copy mid-flight
             self.pool = ProcessPoolExecutor(
                 max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
@@ -132,11 +135,34 @@ _worker: dict = {}  # the worker process's own Preparer (without a pool): prepar
 
 
 def _start_worker(settings: Settings, taxonomy: Taxonomy, model: Model) -> None:
+    _follow_parent()
     # Ctrl-C reaches the whole process group: the main process decides how to stop, and shuts the
     # pool down after the items in flight, so a worker must not die under them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker["preparer"] = Preparer(settings, taxonomy, model, load_template(settings.template))
+
+
+def _follow_parent() -> None:
+    """A worker ends when the process it works for ends, even by SIGKILL, which gives that process
+    no chance to stop it. Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker
+    ends, and workers are started from whichever thread submits first, or replaces one."""
+    # the report on stdout is the parent's alone; and a supervisor reading it to its end must not
+    # wait for a worker busy in C code after the parent is gone
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), name="follow-parent", daemon=True).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    # multiprocessing keeps the other end of this pipe open in the parent for as long as this
+    # worker runs, so end of file comes only when the parent is gone
+    while os.read(sentinel, 512):
+        pass
+    os._exit(1)  # at once: no one is left to take results, or to wait for a clean shutdown
 
 
 def _prepare_in_worker(page: PageInput, today: date, hint: FeedItem | None, source: Source | None) -> Prepared:

@@ -6,17 +6,23 @@ A live worker is this very process (the CLI runs in it, so its pid is os.getpid(
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import frontmatter
 import pytest
-from conftest import article, rss
+from conftest import article, rss, wait_until
 from conftest import ledger_sql as sql
 
 from ingest.claim_owner import host
+from ingest.strays import TRACKER, WORKER, find_strays
 from ingest.urls import url_key
 
 FEED_TIME = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -257,3 +263,55 @@ def test_a_poll_leaves_an_item_a_live_worker_holds(cli, site):
     assert site.hits("/posts/1") == 0 and cli.notes() == []
     assert sql(cli.root, "SELECT outcome FROM items") == [("pending",)]
 
+
+
+# -- (e) worker processes a killed run left running ------------------------------------------------
+
+# what a run's pool leaves when its worker cannot notice the run is gone: a marked multiprocessing
+# child (it sleeps instead of following its parent) and the resource tracker they share
+ORPHAN_MAKER = """
+import multiprocessing, time
+from ingest.strays import mark_owner
+mark_owner()
+worker = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(120,))
+worker.start()
+print(worker.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc")
+def test_worker_processes_a_killed_run_left_running_are_found_and_stopped(cli, site):
+    checkout = str(Path(__file__).resolve().parents[1])
+    maker = subprocess.Popen([sys.executable, "-c", ORPHAN_MAKER], stdout=subprocess.PIPE, start_new_session=True,
+                             env=os.environ | {"PYTHONPATH": checkout})
+    try:
+        worker = int(maker.stdout.readline())
+        os.kill(maker.pid, signal.SIGKILL)
+        maker.wait()
+
+        def left():
+            return [s for s in find_strays() if s.owner == maker.pid]
+
+        strays = wait_until(lambda: len(left()) == 2 and left(), "the orphans to be reparented")
+        assert sorted(s.role for s in strays) == sorted([WORKER, TRACKER])
+        assert worker in {s.pid for s in strays}
+        assert all(f"of ingest process {maker.pid}, which is gone" in s.description for s in strays)
+
+        result = cli("url", site.put("/posts/1", article(1)))
+        assert result.exit_code == 0, result.output
+        assert "recovered: stopped 2 stray worker process(es) a killed run left running" in result.stderr
+        assert left() == [] and not running(worker)
+        assert len(cli.notes()) == 1
+        again = cli("url", site.put("/posts/2", article(2)))
+        assert "stray" not in again.stderr
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(maker.pid, signal.SIGKILL)
