@@ -250,3 +250,18 @@ def test_twins_and_two_notes_for_one_url_are_listed_for_the_curator(cli, serve):
     ])
     assert lines(check, "would repair: ") == [f"would repair: note {old_note} is not in the ledger"]
     assert check.stdout.splitlines()[-1] == "0 repaired, 3 left for you; 4 warning(s)"
+
+
+def test_a_second_version_is_never_taken_for_its_deleted_note(cli, serve):
+    url = serve("/posts/1", article(1))
+    note = note_of(cli, url, set())
+    forced = cli("url", "--force", url)
+    assert forced.exit_code == 0, forced.output
+    note.unlink()  # the curator deletes the note; its second version stays
+    result = cli("doctor")
+    assert result.exit_code == 1
+    assert lines(result, "repaired: ") == []  # not "followed the note of URL to NAME.reextracted.md"
+    [problem] = lines(result, "problem: ")
+    assert problem.startswith(f"problem: missing note for {url}: {note.resolve()} is gone;")
+    assert sql(cli.root, "SELECT note_path FROM items WHERE note_path LIKE '%.reextracted.md'") == [
+        (str(note.with_name(note.name.replace(".md", ".reextracted.md")).resolve()),)]
