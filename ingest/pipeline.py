@@ -27,6 +27,7 @@ from .errors import FetchError, IngestError, LedgerError, WriteError
 from .fingerprint import NEAR_DISTANCE, bands, distance
 from .ledger import Known
 from .records import DONE, Document, FeedItem, FetchResult, Outcome, Source, State
+from .render import twin_filename, twin_text
 from .runtime import Run
 from .strays import stop_strays
 from .timing import item_retry_delay
@@ -229,14 +230,17 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
             return Outcome(url, State.DUPLICATE, path=duplicate.note_path)
     if run.explain:
         run.guesses[url] = prepared.guess
+    folder, filename, text = run.settings.output_dir, note.filename, note.text
+    if run.force and (known_note := _note_on_disk(run, [url, result.final_url, document.canonical_url])):
+        # a deliberate second note: beside the first, for a curator to compare, never new work
+        folder, filename, text = known_note.parent, twin_filename(known_note.name), twin_text(note.text)
     if run.dry_run:
-        path = run.settings.output_dir / note.filename
-        return Outcome(url, State.CREATED, path=str(path), note_text=note.text)
+        return Outcome(url, State.CREATED, path=str(folder / filename), note_text=text)
     assert item_id is not None  # not a dry run: the item was claimed
     # the snapshots first: a crash after them leaves only spare blobs
     kept = [(role, fetched, run.snapshots.put(fetched.content))
             for role, fetched in (("page", result), ("full_text", full_text)) if fetched is not None]
-    path = write_note(run.settings.output_dir, note.filename, note.text)
+    path = write_note(folder, filename, text)
     try:
         for role, fetched, body_sha256 in kept:
             run.ledger.record_snapshot(item_id, fetched.url, fetched.final_url, fetched.status, fetched.headers,
@@ -244,7 +248,7 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         run.ledger.finish_created(
             item_id, run.clock(), note_path=str(path.resolve()), final_url=result.final_url,
             canonical_url=document.canonical_url, content_hash=content_hash, title=document.title,
-            date_is_fallback=note.date_is_fallback, note_sha256=note_digest(note.text),
+            date_is_fallback=note.date_is_fallback, note_sha256=note_digest(text),
         )
         if prepared.simhash is not None:
             run.ledger.record_simhash(item_id, prepared.simhash, bands(prepared.simhash))
@@ -252,6 +256,14 @@ def _fetch_and_write(url: str, item_id: int | None, run: Run, now: datetime,
         os.unlink(path)  # a note the ledger does not know would be ingested again: take it back
         raise
     return Outcome(url, State.CREATED, path=str(path))
+
+
+def _note_on_disk(run: Run, urls: list[str]) -> Path | None:
+    """The note that one of these URLs already has, if it is still there."""
+    known = run.known([k for k in map(try_key, urls) if k])
+    if known is None or known.outcome not in DONE or not known.note_path:
+        return None
+    return Path(known.note_path) if Path(known.note_path).is_file() else None
 
 
 def note_digest(text: str) -> str:

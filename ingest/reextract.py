@@ -2,8 +2,9 @@
 template, without fetching the web.
 
 A note is rewritten in place only while it is exactly what ingest wrote (its hash is in the
-ledger) and still `status: unprocessed`; a note a curator has touched is left alone and the new
-version goes beside it as `<name>.reextracted.md`.
+ledger) and still has the status ingest gave it; a note a curator has touched is left alone and
+the new version goes beside it as `<name>.reextracted.md`, with `status: reextracted` so that
+downstream jobs do not route its source a second time.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from .ledger import Snapshot
 from .pipeline import hint_from_json, note_digest
 from .runtime import Run
 from .records import FetchResult, Source
+from .render import NEW_STATUS, TWIN_STATUS, twin_filename, twin_text
 from .writer import replace_note, write_note
-
-BESIDE_SUFFIX = ".reextracted.md"
 
 
 class Action(StrEnum):
@@ -31,7 +31,7 @@ class Action(StrEnum):
 
     REWRITTEN = "rewritten"  # in place: ingest's own note, untouched by a curator
     UNCHANGED = "unchanged"  # the new version is the note as it stands
-    BESIDE = "beside"  # a curator's note kept; the new version written as NAME.reextracted.md
+    BESIDE = "beside"  # a curator's note kept; the new version written as NAME.reextracted.md (status: reextracted)
     MISSING = "missing"  # the note is gone
     FAILED = "failed"
     WOULD_REWRITE = "would-rewrite"
@@ -62,7 +62,8 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
     path = Path(snap.note_path) if snap.note_path else None
     if path is None or not path.is_file():
         return Reextracted(snap.url, Action.MISSING, path=snap.note_path,
-                           error="its note is gone; `ingest doctor` finds a moved one")
+                           error=f"its note is gone; `ingest doctor` finds a moved one; `ingest forget {snap.url}` "
+                                 "forgets one deleted on purpose")
     from .prepare import page_of
 
     result = _kept(run, snap.url, snap.final_url, snap.body_sha256, snap.headers, snap)
@@ -72,18 +73,21 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
         full_text = _kept(run, final_url, final_url, body_sha256, headers, snap)
     prepared = run.prepare(page_of(result, full_text), snap.fetched_at.date(), hint_from_json(snap.url, snap.hint),
                            source)
-    text = prepared.note.text
     current = path.read_bytes()
+    meta, _, _ = read_frontmatter(path)
+    status = (meta or {}).get("status")
+    # a second version ingest wrote (url --force) is made again as one, never as new work
+    text = twin_text(prepared.note.text) if status == TWIN_STATUS else prepared.note.text
     if current == text.encode("utf-8"):
         return Reextracted(snap.url, Action.UNCHANGED, path=str(path))
-    if _untouched(current, snap.note_sha256, path):
+    if _untouched(current, snap.note_sha256, status):
         if run.dry_run:
             return Reextracted(snap.url, Action.WOULD_REWRITE, path=str(path), text=text)
         replace_note(path, text)
         run.ledger.note_rewritten(snap.item_id, run.clock(), note_sha256=note_digest(text),
                                   title=prepared.document.title, content_hash=prepared.content_hash)
         return Reextracted(snap.url, Action.REWRITTEN, path=str(path))
-    beside = path.name.removesuffix(".md") + BESIDE_SUFFIX
+    beside, text = twin_filename(path.name), twin_text(text)
     if (path.parent / beside).is_file() and (path.parent / beside).read_bytes() == text.encode("utf-8"):
         return Reextracted(snap.url, Action.UNCHANGED, path=str(path.parent / beside))  # an earlier run wrote it
     if run.dry_run:
@@ -100,12 +104,11 @@ def _kept(run: Run, url: str, final_url: str, body_sha256: str, headers: dict[st
                        content=run.snapshots.get(body_sha256), fetched_at=snap.fetched_at, elapsed=0.0)
 
 
-def _untouched(current: bytes, written_sha256: str | None, path: Path) -> bool:
+def _untouched(current: bytes, written_sha256: str | None, status: str | None) -> bool:
     """The file is byte for byte what ingest wrote, and no curator has taken it up."""
     if written_sha256 is None or hashlib.sha256(current).hexdigest() != written_sha256:
         return False
-    meta, _, _ = read_frontmatter(path)
-    return (meta or {}).get("status") == "unprocessed"
+    return status in (NEW_STATUS, TWIN_STATUS)
 
 
 def parse_since(text: str) -> datetime:

@@ -20,6 +20,13 @@ SLUG_WORDS, SLUG_CHARS, HANDLE_CHARS = 8, 50, 30
 STOP_WORDS = frozenset("a an and as at by for from in of on or the to with vs via".split())
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:?&=%+~@-]*")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+NEW_STATUS = "unprocessed"  # a new note's: downstream jobs take the notes with it as their work
+# a second version of a note, written beside it for a curator to compare (reextract, url --force),
+# must never be taken for new work: it says this instead
+TWIN_STATUS = "reextracted"
+TWIN_SUFFIX = ".reextracted.md"
+_TWIN_NAME = re.compile(r"(.+)\.reextracted(?:-\d+)?\.md")  # write_note adds -2, -3… when the name is taken
+_STATUS_LINE = re.compile(r"^status:.*$", re.MULTILINE)
 
 
 def yaml_quoted(value: object) -> str:
@@ -135,6 +142,29 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     day = slug(day) or "undated"
     # room for "-NN" added when the name is taken, and ".md"
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
+
+
+def twin_filename(name: str) -> str:
+    """The file name of a second version of the note `name`, beside it."""
+    return name.removesuffix(".md") + TWIN_SUFFIX
+
+
+def twin_original(name: str) -> str | None:
+    """The name of the note that `name` is a second version of; None when it is not one."""
+    match = _TWIN_NAME.fullmatch(name)
+    return f"{match[1]}.md" if match else None
+
+
+def twin_text(text: str) -> str:
+    """A rendered note as a second version: `status: reextracted` in its frontmatter (added when a
+    template has no status line), whatever the template says."""
+    head, sep, body = text.removeprefix("---\n").partition("\n---\n")
+    if not (text.startswith("---\n") and sep):  # render_note checked this; guard other callers
+        raise ValueError("a note must start with a '---' YAML frontmatter block")
+    head, found = _STATUS_LINE.subn(f"status: {TWIN_STATUS}", head)
+    if not found:
+        head += f"\nstatus: {TWIN_STATUS}"
+    return f"---\n{head}{sep}{body}"
 
 
 def _check_frontmatter(text: str, template_name: str) -> None:

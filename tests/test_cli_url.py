@@ -117,8 +117,9 @@ def test_a_hand_edited_note_is_never_overwritten(cli, serve):
     result = cli("url", "--force", url)
     assert result.exit_code == 0
     assert note.read_text(encoding="utf-8") == edited
-    assert {p.name for p in cli.notes()} == {note.name, note.name.replace(".md", "-2.md")}
-    assert result.output == f"created seeds/{note.name.replace('.md', '-2.md')}\n"
+    twin = note.name.replace(".md", ".reextracted.md")  # beside it, for the curator: not new work
+    assert {p.name for p in cli.notes()} == {note.name, twin}
+    assert result.output.startswith(f"created seeds/{twin} (a second version of {note.name}")
 
 
 def test_404_fails_with_exit_1_and_leaves_no_note(cli, serve):
@@ -343,3 +344,65 @@ def test_identical_text_detection_can_be_turned_off(cli, serve, httpserver, monk
     assert cli("url", httpserver.url_for("/one")).output.startswith("created")
     assert cli("url", httpserver.url_for("/mirror/two")).output.startswith("created")
     assert len(cli.notes()) == 2
+
+
+def unprocessed(notes) -> list[str]:
+    """The notes that downstream jobs take as new work: `grep -l '^status: unprocessed'`."""
+    return sorted(p.name for p in notes if re.search(r"^status: unprocessed$", p.read_text(encoding="utf-8"), re.M))
+
+
+def test_a_forced_copy_of_a_known_note_is_written_beside_it_and_is_not_new_work(cli, serve):
+    url = serve("/a", "v8-blog.html")
+    cli("url", url)
+    [note] = cli.notes()
+    twin = note.with_name(note.name.removesuffix(".md") + ".reextracted.md")
+    result = cli("url", "--force", url)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"created seeds/{twin.name} (a second version of {note.name} to compare, "
+                             "status: reextracted: not new work)\n")
+    assert frontmatter.load(twin)["status"] == "reextracted"
+    assert frontmatter.load(twin)["url"] == frontmatter.load(note)["url"] == url
+    assert unprocessed(cli.notes()) == [note.name]
+    # a second forced copy: beside it too, and no more new work
+    again = cli("url", "--force", url + "?utm_source=x")
+    assert again.stdout.startswith(f"created seeds/{twin.name.removesuffix('.md')}-2.md (a second version of")
+    assert unprocessed(cli.notes()) == [note.name] and len(cli.notes()) == 3
+    # and a dry run says the same
+    dry = cli("url", "--force", "--dry-run", url)
+    assert "status: reextracted" in dry.stdout and "status: unprocessed" not in dry.stdout
+    assert cli("url", url).stdout == f"duplicate {url} (archived as seeds/{note.name})\n"
+
+
+def test_a_forced_copy_reached_through_a_redirect_is_not_new_work_either(cli, serve, httpserver):
+    serve("/posts/real", "v8-blog.html")
+    serve("/short", b"", status=301, headers={"Location": "/posts/real"})
+    cli("url", httpserver.url_for("/posts/real"))
+    [note] = cli.notes()
+    result = cli("url", "--force", httpserver.url_for("/short"))
+    assert result.stdout.startswith(f"created seeds/{note.name.removesuffix('.md')}.reextracted.md")
+    assert unprocessed(cli.notes()) == [note.name]
+
+
+def test_a_forced_fetch_of_a_url_without_a_note_is_new_work(cli, serve):
+    fresh = serve("/fresh", "v8-blog.html")
+    result = cli("url", "--force", fresh)
+    [note] = cli.notes()
+    assert result.stdout == f"created seeds/{note.name}\n"
+    assert unprocessed(cli.notes()) == [note.name]
+    note.unlink()  # deleted: a forced fetch makes the note again, as new work
+    restored = cli("url", "--force", fresh)
+    assert restored.stdout == f"created seeds/{note.name}\n" and unprocessed(cli.notes()) == [note.name]
+
+
+def test_a_duplicate_of_a_deleted_note_says_it_is_missing(cli, serve):
+    url = serve("/a", "v8-blog.html")
+    cli("url", url)
+    [note] = cli.notes()
+    note.unlink()
+    result = cli("url", url)
+    assert result.exit_code == 0
+    assert result.stdout == (f"duplicate {url} (archived as seeds/{note.name}, now missing; "
+                             f"`ingest forget {url}` to ingest it again)\n")
+    [record] = [json.loads(line) for line in cli("url", "--json", url).stdout.splitlines()]
+    assert record["status"] == "duplicate" and record["path"] == f"seeds/{note.name}"
+    assert record["error"] == f"the note is missing; `ingest forget {url}` to ingest it again"

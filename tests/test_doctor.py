@@ -105,7 +105,9 @@ def test_doctor_reports_repairs_what_is_safe_and_leaves_the_rest_to_a_person(cli
     assert len(problems) == 2, check.stdout
     assert problems[0].startswith(f"problem: missing note for {urls['gone']}: {notes['gone'].resolve()} is gone;")
     assert f"`ingest url --force {urls['gone']}`" in problems[0]
-    assert problems[1] == f"problem: two notes for one URL: {twin} and {notes['twin'].resolve()}; keep one"
+    assert f"if it was deleted on purpose, `ingest forget {urls['gone']}` forgets it" in problems[0]
+    assert problems[1] == ("problem: two notes for one URL, both status: unprocessed (its source would be routed "
+                           f"twice): {notes['twin']} and {twin}; keep one")
     assert check.stdout.splitlines()[-1] == "0 repaired, 6 left for you"
     assert len(check.stdout.splitlines()) == 7
 
@@ -188,3 +190,78 @@ def test_a_damaged_page_is_a_problem_on_one_line_and_nothing_is_repaired(cli, de
     assert problem.endswith("; move it aside and restore a backup") and "***" not in problem
     assert summary == "0 repaired, 1 left for you"
     assert leftover.exists(), "no repair is made beside a damaged ledger"
+
+
+def write_note(path: Path, url: str, status: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\ntype: source\ntitle: \"A note\"\nurl: {url}\nstatus: {status}\n---\n\nBody\n")
+    return path
+
+
+def test_twins_and_two_notes_for_one_url_are_listed_for_the_curator(cli, serve):
+    """A second version waiting beside its note, and a URL with notes in both folders, are the
+    curator's to look at (warnings); a copy that would be routed as new work is a problem."""
+    seeds, vault = cli.root / "seeds", cli.root / "vault"
+    config = cli.root / "config" / "ingest.toml"
+    config.write_text(config.read_text() + 'archive_dir = "../vault"\n')
+    forced_url = serve("/posts/1", article(1))
+    note = note_of(cli, forced_url, set())
+    assert cli("url", "--force", forced_url).exit_code == 0
+    forced = seeds / note.name.replace(".md", ".reextracted.md")
+    assert forced.is_file()
+    # the curators' archive: one URL archived twice (processed there, waiting here); a twin whose note
+    # was deleted; a hand-set reextracted status
+    base = forced_url.removesuffix("/posts/1")
+    archived = write_note(vault / "old.md", f"{base}/posts/2", "processed")
+    waiting = write_note(seeds / "2025-03-02-x-waiting.md", f"{base}/posts/2", "unprocessed")
+    orphan = write_note(seeds / "2025-03-03-x-orphan.reextracted.md", f"{base}/posts/3", "reextracted")
+    hand_set = write_note(vault / "hand-set.md", f"{base}/posts/4", "reextracted")
+
+    only_warnings = cli("doctor")
+    assert only_warnings.exit_code == 0, only_warnings.output
+    assert sorted(lines(only_warnings, "warning: ")) == sorted([
+        f"warning: {forced} (status: reextracted) is a second version of {note}: compare them, keep one and "
+        "delete the other",
+        f"warning: two notes for one URL: {waiting} (status: unprocessed) and {archived} (status: processed); "
+        "keep one",
+        f"warning: {orphan} (status: reextracted) is a second version of a note that is gone: set its status to "
+        "unprocessed to have it routed, or delete it",
+        f"warning: {hand_set} (status: reextracted) is a second version of a note that is gone: set its status to "
+        "unprocessed to have it routed, or delete it",
+    ])
+    assert only_warnings.stdout.splitlines()[-1] == (
+        "ok: the ledger state/ledger.db and the notes in seeds agree; 4 warning(s) above for the curator")
+    assert cli("doctor", "--dry-run").stdout == only_warnings.stdout
+    assert orphan.is_file() and hand_set.is_file() and forced.is_file()  # nothing is deleted
+    assert sql(cli.root, "SELECT COUNT(*) FROM items WHERE note_path LIKE '%orphan%'") == [(0,)]  # nor adopted
+
+    # what an older ingest wrote: a twin still unprocessed, and a forced copy as a second note
+    old_twin = write_note(seeds / "2025-03-05-x-older.reextracted.md", f"{base}/posts/5", "unprocessed")
+    old_note = write_note(seeds / "2025-03-05-x-older.md", f"{base}/posts/5", "unprocessed")
+    first = write_note(seeds / "2025-03-06-x-forced.md", f"{base}/posts/6", "unprocessed")
+    second = write_note(seeds / "2025-03-06-x-forced-2.md", f"{base}/posts/6", "unprocessed")
+    check = cli("doctor", "--dry-run")
+    assert check.exit_code == 1
+    assert sorted(lines(check, "problem: ")) == sorted([
+        f"problem: {old_twin} is a second version of {old_note} but says status: unprocessed (its source would be "
+        "routed twice); set it to status: reextracted, or delete one",
+        "problem: two notes for one URL, both status: unprocessed (its source would be routed twice): "
+        f"{second} and {first}; keep one",
+    ])
+    assert lines(check, "would repair: ") == [f"would repair: note {old_note} is not in the ledger"]
+    assert check.stdout.splitlines()[-1] == "0 repaired, 3 left for you; 4 warning(s)"
+
+
+def test_a_second_version_is_never_taken_for_its_deleted_note(cli, serve):
+    url = serve("/posts/1", article(1))
+    note = note_of(cli, url, set())
+    forced = cli("url", "--force", url)
+    assert forced.exit_code == 0, forced.output
+    note.unlink()  # the curator deletes the note; its second version stays
+    result = cli("doctor")
+    assert result.exit_code == 1
+    assert lines(result, "repaired: ") == []  # not "followed the note of URL to NAME.reextracted.md"
+    [problem] = lines(result, "problem: ")
+    assert problem.startswith(f"problem: missing note for {url}: {note.resolve()} is gone;")
+    assert sql(cli.root, "SELECT note_path FROM items WHERE note_path LIKE '%.reextracted.md'") == [
+        (str(note.with_name(note.name.replace(".md", ".reextracted.md")).resolve()),)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -150,3 +151,38 @@ def test_a_damaged_snapshot_fails_clearly_and_leaves_the_note(cli, serve, worksp
     assert result.exit_code == 1
     assert f"failed {url}: snapshot " in result.stdout and "is damaged (its bytes do not match)" in result.stdout
     assert note.read_bytes() == before
+
+
+def inbox(cli) -> list[str]:
+    """What downstream jobs take as new work: the notes matching `grep -l '^status: unprocessed'`."""
+    return sorted(p.name for p in cli.notes()
+                  if re.search(r"^status: unprocessed$", p.read_text(encoding="utf-8"), re.M))
+
+
+def test_a_version_beside_a_curators_note_is_not_new_work(cli, serve, template):
+    assert cli("url", serve("/posts/1", article(1))).exit_code == 0
+    [note] = cli.notes()
+    note.write_text(note.read_text(encoding="utf-8") + "\nMy own remark.\n", encoding="utf-8")  # still unprocessed
+    change_template(template)
+    dry = cli("reextract", "--dry-run")
+    assert "status: reextracted" in dry.stdout and "status: unprocessed" not in dry.stdout
+    assert cli("reextract").exit_code == 0
+    beside = note.with_name(note.name.removesuffix(".md") + ".reextracted.md")
+    assert frontmatter.load(beside)["status"] == "reextracted"
+    assert "## Reading log" in beside.read_text(encoding="utf-8")
+    assert inbox(cli) == [note.name]  # the source is routed once
+    assert cli("reextract").stdout.strip().endswith("reextracted 1 note(s): 1 unchanged")
+
+
+def test_a_forced_copy_is_rewritten_as_a_copy(cli, serve, template):
+    url = serve("/posts/1", article(1))
+    assert cli("url", url).exit_code == 0
+    assert cli("url", "--force", url).exit_code == 0
+    [note, twin] = cli.notes()
+    assert twin.name == note.name.removesuffix(".md") + ".reextracted.md"
+    change_template(template)
+    result = cli("reextract")
+    assert result.exit_code == 0, result.output
+    assert f"rewrote seeds/{note.name}" in result.stdout and f"rewrote seeds/{twin.name}" in result.stdout
+    assert len(cli.notes()) == 2 and "## Reading log" in twin.read_text(encoding="utf-8")
+    assert frontmatter.load(twin)["status"] == "reextracted" and inbox(cli) == [note.name]

@@ -18,7 +18,8 @@ from .report import Report, report_learned
 @click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
 @click.option("--dry-run", is_flag=True, help="Print the note; write nothing, record nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL on stdout.")
-@click.option("--force", is_flag=True, help="Fetch again and write a new note beside a known one.")
+@click.option("--force", is_flag=True, help="Fetch again; a known note gets NAME.reextracted.md beside it "
+              "(status: reextracted, not new work).")
 @click.option("--explain", is_flag=True, help="Show the top signals behind each guessed field (on stderr).")
 @click.pass_context
 def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain):

@@ -1,4 +1,4 @@
-"""The commands that look after the archive: learn, status, reextract and doctor."""
+"""The commands that look after the archive: learn, status, reextract, doctor and forget."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from ..errors import IngestError
 from ..records import State
 from . import Fatal, guard, ledger_for, main, read_sources, run_for, settings_from, with_current_model
-from .report import display_path, one_line, shown
+from .report import display_path, forget_hint, note_missing, one_line, shown
 
 
 @main.command("learn")
@@ -71,8 +71,11 @@ def status_command(ctx, limit, as_json):
     for row in rows:
         when = row["updated_at"].strftime("%Y-%m-%d %H:%M")
         detail = display_path(row["note_path"]) if row["outcome"] == State.CREATED else (row["error"] or "")
+        if row["outcome"] == State.CREATED and note_missing(row["note_path"]):
+            detail += f" (now missing; {forget_hint(row['url'])})"
         if as_json:
-            click.echo(json.dumps({k: (str(v) if v is not None and k.endswith("_at") else v) for k, v in row.items()}))
+            click.echo(json.dumps({k: (str(v) if v is not None and k.endswith("_at") else v) for k, v in row.items()}
+                                  | {"note_missing": note_missing(row["note_path"])}))
         else:
             click.echo(f"{when}  {row['outcome']:<9}  {row['url']}  {detail}".rstrip())
 
@@ -87,7 +90,8 @@ def reextract_command(ctx, urls, since, dry_run):
 
     No web request is made. A note still exactly as ingest wrote it, and still `status:
     unprocessed`, is rewritten in place; a note a curator has changed is left alone and the new
-    version goes beside it as NAME.reextracted.md. Without URLs: every item (or those since DATE).
+    version goes beside it as NAME.reextracted.md, with `status: reextracted` (not new work).
+    Without URLs: every item (or those since DATE).
     """
     settings = settings_from(ctx)
     from ..reextract import Action, parse_since, reextract
@@ -149,9 +153,11 @@ def doctor_command(ctx, dry_run):
     """Check that the ledger and the note files agree, and repair what is safe.
 
     Repairs: leftover temporary files removed, claims of stopped workers given back, moved notes
-    followed, notes the ledger never recorded recorded. Missing notes and two notes for one URL
-    are reported for you to decide. Exit 0 when all agree (after repairs), 1 when something is
-    left for you.
+    followed, notes the ledger never recorded recorded. Missing notes (`ingest forget URL` for one
+    deleted on purpose) and two notes for one URL that would both be routed as new work are
+    problems for you to decide. Warnings list, for the curator, second versions waiting beside
+    their note (status: reextracted) and other notes that share a URL; nothing is deleted. Exit 0
+    when all agree (after repairs; warnings or not), 1 when something is left for you.
     """
     settings = settings_from(ctx)
     from ..doctor import examine
@@ -164,12 +170,52 @@ def doctor_command(ctx, dry_run):
         ledger.close()
     for finding in findings:
         label = "repaired" if finding.repaired else ("would repair" if finding.repairable else "problem")
-        click.echo(f"{label}: {finding.text}")
-    left = [f for f in findings if not f.repaired]
-    repaired = len(findings) - len(left)
-    if not findings:
-        click.echo(f"ok: the ledger {display_path(settings.ledger_url.removeprefix('sqlite:///'))} "
-                   f"and the notes in {display_path(str(settings.output_dir))} agree")
+        click.echo(f"{'warning' if finding.warning else label}: {finding.text}")
+    warnings = sum(f.warning for f in findings)
+    left = [f for f in findings if not (f.repaired or f.warning)]
+    repaired = len(findings) - len(left) - warnings
+    if repaired or left:
+        click.echo(f"{repaired} repaired, {len(left)} left" + (" for you" if left else "")
+                   + (f"; {warnings} warning(s)" if warnings else ""))
     else:
-        click.echo(f"{repaired} repaired, {len(left)} left" + (" for you" if left else ""))
+        click.echo(f"ok: the ledger {display_path(settings.ledger_url.removeprefix('sqlite:///'))} "
+                   f"and the notes in {display_path(str(settings.output_dir))} agree"
+                   + (f"; {warnings} warning(s) above for the curator" if warnings else ""))
     ctx.exit(1 if left else 0)
+
+
+@main.command("forget")
+@click.argument("urls", nargs=-1, required=True, metavar="URL…")
+@click.option("--dry-run", is_flag=True, help="Say what would be forgotten; change nothing.")
+@click.pass_context
+def forget_command(ctx, urls, dry_run):
+    """Forget URLs whose notes you deleted on purpose, so that they may be ingested again.
+
+    The ledger forgets the article each URL names: its items (also those of its other URLs:
+    redirects, canonical URL, copies), their aliases, fetch attempts and snapshot records. Nothing
+    is forgotten while a note of it is still on disk. A source's poll does not bring it back (the
+    source has shown it already); `ingest url URL` does. Prints `forgot URL (note PATH)` or
+    `not known: URL` per URL; exit 1 when any URL was not known, kept or not a URL.
+    """
+    settings = settings_from(ctx)
+    from ..forget import Verdict, forget
+
+    ledger = ledger_for(settings, create=not dry_run)
+    try:
+        done = guard(lambda: list(forget(settings, ledger, list(urls), dry_run=dry_run)))
+    finally:
+        ledger.close()
+    for one in done:
+        url, path = one_line(one.url), display_path(one.note_path)
+        if one.verdict in (Verdict.FORGOT, Verdict.WOULD_FORGET):
+            others = (f"; and {one.others} other URL{'s' if one.others > 1 else ''} of the same note"
+                      if one.others else "")
+            click.echo(f"{one.verdict} {url} ({f'note {path}' if path else 'no note'}{others})")
+        elif one.verdict == Verdict.KEPT:
+            click.echo(f"kept {url}: its note {path} is still there; delete the note first "
+                       "(while it is there, the URL is a duplicate of it)")
+        elif one.verdict == Verdict.NOT_KNOWN:
+            click.echo(f"not known: {url}")
+        else:
+            click.echo(f"failed {url}: {one.error}")
+    ctx.exit(1 if any(one.verdict not in (Verdict.FORGOT, Verdict.WOULD_FORGET) for one in done) else 0)

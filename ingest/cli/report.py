@@ -54,14 +54,21 @@ class Report:
                 record |= {"dry_run": True, "note": outcome.note_text}
             if self.guesses is not None:
                 record |= {"explain": _explanation(choice) if choice else None}
+            if outcome.status == State.DUPLICATE and note_missing(outcome.path):
+                record["error"] = f"the note is missing; {forget_hint(outcome.url)}"
             click.echo(json.dumps(record, ensure_ascii=False))
         elif self.dry_run and outcome.note_text is not None:
             click.echo(outcome.note_text, nl=False)
             click.echo(f"dry run: would create {display_path(outcome.path)}", err=True)
         elif outcome.status == State.CREATED:
-            self.echo(f"created {display_path(outcome.path)}")
+            from ..render import twin_original  # jinja2 and yaml: not for every command's start
+
+            original = twin_original(Path(outcome.path or "").name)
+            self.echo(f"created {display_path(outcome.path)}" + (
+                f" (a second version of {original} to compare, status: reextracted: not new work)" if original else ""))
         elif outcome.status == State.DUPLICATE:
-            where = f" (archived as {display_path(outcome.path)})" if outcome.path else ""
+            gone = f", now missing; {forget_hint(outcome.url)}" if note_missing(outcome.path) else ""
+            where = f" (archived as {display_path(outcome.path)}{gone})" if outcome.path else ""
             self.echo(f"duplicate {one_line(outcome.url)}{where}")
         elif outcome.status == State.SKIPPED:
             self.echo(f"skipped {one_line(outcome.url)}: {outcome.error}")
@@ -93,6 +100,15 @@ class Report:
 
 
 EXPLAINED = ("domain", "secondary_domains", "format", "priority", "tags")
+
+
+def note_missing(path: str | None) -> bool:
+    """A note the ledger names that is no longer on disk (a curator deleted it, or moved it)."""
+    return bool(path and not Path(path).exists())
+
+
+def forget_hint(url: str) -> str:
+    return f"`ingest forget {one_line(url)}` to ingest it again"
 
 
 def one_line(url: str) -> str:

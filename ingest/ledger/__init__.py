@@ -2,7 +2,7 @@
 
 Everything that decides whether an item is fetched lives here, never only in a process's memory.
 The package is split by what it stores: `schema` (tables, migrations), `item_store` (items,
-aliases, outcomes), `claims` (the work queue and its claims), `source_store` (sources and their
+aliases, outcomes, forgetting), `claims` (the work queue and its claims), `source_store` (sources and their
 entries), `caches` (robots.txt, the archive's index) and `history` (fetches, snapshots); `rows`
 holds the dataclasses that go in and come out. `Ledger` is all of them over one engine.
 """
@@ -13,7 +13,7 @@ from .base import BATCH
 from .caches import CacheStore
 from .claims import SOURCE_LEASE, STALE_CLAIM, ClaimStore
 from .history import HistoryStore
-from .item_store import KNOWN_COLUMNS, ItemStore
+from .item_store import KNOWN_COLUMNS, Article, ItemStore
 from .rows import (
     Entry,
     Known,
@@ -47,9 +47,9 @@ from .source_store import SourceStore
 
 __all__ = [
     "BATCH", "HEAD", "KNOWN_COLUMNS", "KNOWN_REVISIONS", "MIGRATIONS", "SOURCE_LEASE", "STALE_CLAIM",
-    "Entry", "Known", "Ledger", "PollFailure", "PollResult", "QueuedItem", "RetryItem", "Snapshot", "SourceRead",
-    "SourceState", "aliases", "archive_notes", "entries", "fetches", "items", "metadata", "open_ledger", "robots",
-    "simhash_bands", "snapshots", "sources",
+    "Article", "Entry", "Known", "Ledger", "PollFailure", "PollResult", "QueuedItem", "RetryItem", "Snapshot",
+    "SourceRead", "SourceState", "aliases", "archive_notes", "entries", "fetches", "items", "metadata", "open_ledger",
+    "robots", "simhash_bands", "snapshots", "sources",
 ]
 
 

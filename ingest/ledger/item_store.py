@@ -3,18 +3,31 @@ the outcome each finished item records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..records import DONE, State
-from .base import LedgerBase, aware, inserted_id
+from .base import LedgerBase, aware, batches, inserted_id
 from .rows import Known
-from .schema import aliases, archive_notes, items, simhash_bands
+from .schema import aliases, archive_notes, fetches, items, simhash_bands, snapshots
 
 # what Known is made of (ItemStore._resolve)
 KNOWN_COLUMNS = (items.c.id, items.c.outcome, items.c.note_path, items.c.duplicate_of, items.c.updated_at)
+
+
+@dataclass(frozen=True)
+class Article:
+    """Every item of one article: the one a URL names, what it is a duplicate of, and the items
+    that are duplicates of it (its other URLs: redirects, canonical, copies)."""
+
+    item_ids: tuple[int, ...]
+    urls: tuple[str, ...]  # as given, one per item
+    keys: tuple[str, ...]  # every URL key of its items
+    note_path: str | None  # the note of the item the URL resolves to
+    note_paths: tuple[str, ...]  # every note its items name
 
 
 class ItemStore(LedgerBase):
@@ -191,6 +204,56 @@ class ItemStore(LedgerBase):
                 .values(outcome=State.CREATED, note_path=path, error=None, error_code=None, retry_at=None,
                         claimed_by=None, updated_at=now)
             )
+
+
+    # -- forgetting, for `ingest forget` ----------------------------------------------------
+
+    def article(self, keys: list[str]) -> Article | None:
+        """The article that one of these URL keys names (see Article); None when no item has them."""
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if not keys:
+            return None
+        with self._guard("read"), self.engine.connect() as conn:
+            named = set(conn.execute(
+                sa.select(items.c.id).where(items.c.id.in_(sa.select(aliases.c.item_id).where(aliases.c.key.in_(keys)))
+                                            | items.c.url_key.in_(keys))
+            ).scalars())
+            if not named:
+                return None
+            resolved = self._resolve(conn, conn.execute(
+                sa.select(*KNOWN_COLUMNS).where(items.c.id == min(named))).one())
+            ids = set(named)
+            while True:  # up to what they duplicate, down to what duplicates them, until nothing is added
+                grown = set(conn.execute(sa.select(items.c.duplicate_of).where(
+                    items.c.id.in_(sorted(ids)), items.c.duplicate_of.is_not(None))).scalars())
+                grown |= set(conn.execute(
+                    sa.select(items.c.id).where(items.c.duplicate_of.in_(sorted(ids)))).scalars())
+                if grown <= ids:
+                    break
+                ids |= grown
+            rows = conn.execute(sa.select(items.c.id, items.c.url, items.c.url_key, items.c.note_path)
+                                .where(items.c.id.in_(sorted(ids))).order_by(items.c.id)).all()
+            alias_keys = conn.execute(
+                sa.select(aliases.c.key).where(aliases.c.item_id.in_(sorted(ids)))).scalars().all()
+        return Article(
+            item_ids=tuple(r.id for r in rows), urls=tuple(r.url for r in rows),
+            keys=tuple(dict.fromkeys([*(r.url_key for r in rows), *alias_keys])),
+            note_path=resolved.note_path,
+            note_paths=tuple(dict.fromkeys(r.note_path for r in rows if r.note_path)),
+        )
+
+    def forget(self, item_ids: list[int]) -> None:
+        """Forget these items as if they had never been seen: their aliases, fetch log, snapshot
+        records (the bytes stay in the snapshot store, which other items may share) and SimHash.
+        A source's entries stay, so that a poll does not ingest them again."""
+        with self._guard("write"), self.engine.begin() as conn:
+            for batch in batches(item_ids):
+                for table in (aliases, fetches, snapshots, simhash_bands):
+                    conn.execute(table.delete().where(table.c.item_id.in_(batch)))
+                # an item outside `item_ids` that is a duplicate of one would keep a dangling reference
+                conn.execute(items.update().where(items.c.duplicate_of.in_(batch)).values(duplicate_of=None))
+            for batch in batches(item_ids):
+                conn.execute(items.delete().where(items.c.id.in_(batch)))
 
 
 def _archived_path(conn: sa.Connection, keys: list[str]) -> str | None:
