@@ -1,8 +1,9 @@
 """`ingest doctor`: check that the ledger and the note files agree, and repair what is safe.
 
 Safe means nothing a curator wrote is touched: leftover temporary files are deleted, claims of
-dead workers are given back, a moved note is followed, and a note on disk that the ledger never
-recorded (its writer died between the write and the record) is recorded. A note the ledger
+dead workers are given back, worker processes a killed run left running are stopped, a moved note
+is followed, and a note on disk that the ledger never recorded (its writer died between the write
+and the record) is recorded. A note the ledger
 expects but nobody can find, or two notes for one URL that would both be routed as new work, is
 a problem for a person to decide. Second versions waiting beside their note (`status:
 reextracted`) and other notes that share a URL are listed as warnings for the curator.
@@ -19,6 +20,7 @@ from .archive import note_folders, read_frontmatter, read_note_url, scan_archive
 from .config import Settings
 from .ledger import Ledger
 from .records import State
+from .strays import find_strays, stop_strays
 from .render import NEW_STATUS, TWIN_STATUS, twin_original
 from .writer import leftovers, remove_leftovers
 
@@ -47,7 +49,7 @@ def examine(settings: Settings, ledger: Ledger, now: datetime, *, repair: bool) 
                     for p in problems[:10]]
         return [Finding(f"ledger {ledger.url} is damaged: {p}; move it aside and restore a backup", False, False)
                 for p in problems]
-    findings = _leftovers(settings.output_dir, repair) + _claims(ledger, now, repair)
+    findings = _leftovers(settings.output_dir, repair) + _claims(ledger, now, repair) + _strays(repair)
     problems, archived = current_archive(settings, ledger, refresh=repair)
     findings += [Finding(problem, False, False) for problem in problems]
     statuses = _statuses(archived)
@@ -88,6 +90,16 @@ def _claims(ledger: Ledger, now: datetime, repair: bool) -> list[Finding]:
                         "that a stopped worker had claimed", True)]
     return [Finding(f"{len(lost_items)} item(s) and {len(lost_sources)} source(s) claimed by a stopped worker",
                     False)]
+
+
+def _strays(repair: bool) -> list[Finding]:
+    """Worker processes a killed run left running (strays.py): stopped, or listed."""
+    found = find_strays()
+    if not found:
+        return []
+    if repair:
+        return [Finding(f"stopped {stop_strays(found)} stray worker process(es) a killed run left running", True)]
+    return [Finding(f"stray process {stray.description}", False) for stray in found]
 
 
 def _statuses(archived: list[tuple[str, str | None]]) -> dict[str, str | None]:

@@ -287,8 +287,11 @@ def running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc")
-def test_worker_processes_a_killed_run_left_running_are_found_and_stopped(cli, site):
+@pytest.fixture
+def orphans():
+    """A killed run's marked worker and resource tracker, reparented and running: (owner pid, worker pid)."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("finds processes through /proc")
     checkout = str(Path(__file__).resolve().parents[1])
     maker = subprocess.Popen([sys.executable, "-c", ORPHAN_MAKER], stdout=subprocess.PIPE, start_new_session=True,
                              env=os.environ | {"PYTHONPATH": checkout})
@@ -296,22 +299,42 @@ def test_worker_processes_a_killed_run_left_running_are_found_and_stopped(cli, s
         worker = int(maker.stdout.readline())
         os.kill(maker.pid, signal.SIGKILL)
         maker.wait()
-
-        def left():
-            return [s for s in find_strays() if s.owner == maker.pid]
-
-        strays = wait_until(lambda: len(left()) == 2 and left(), "the orphans to be reparented")
-        assert sorted(s.role for s in strays) == sorted([WORKER, TRACKER])
-        assert worker in {s.pid for s in strays}
-        assert all(f"of ingest process {maker.pid}, which is gone" in s.description for s in strays)
-
-        result = cli("url", site.put("/posts/1", article(1)))
-        assert result.exit_code == 0, result.output
-        assert "recovered: stopped 2 stray worker process(es) a killed run left running" in result.stderr
-        assert left() == [] and not running(worker)
-        assert len(cli.notes()) == 1
-        again = cli("url", site.put("/posts/2", article(2)))
-        assert "stray" not in again.stderr
+        wait_until(lambda: len(strays_of(maker.pid)) == 2, "the orphans to be reparented")
+        yield maker.pid, worker
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(maker.pid, signal.SIGKILL)
+
+
+def strays_of(owner: int) -> list:
+    return [s for s in find_strays() if s.owner == owner]
+
+
+def test_worker_processes_a_killed_run_left_running_are_found_and_stopped(cli, site, orphans):
+    owner, worker = orphans
+    strays = strays_of(owner)
+    assert sorted(s.role for s in strays) == sorted([WORKER, TRACKER])
+    assert worker in {s.pid for s in strays}
+    assert all(f"of ingest process {owner}, which is gone" in s.description for s in strays)
+
+    result = cli("url", site.put("/posts/1", article(1)))
+    assert result.exit_code == 0, result.output
+    assert "recovered: stopped 2 stray worker process(es) a killed run left running" in result.stderr
+    assert strays_of(owner) == [] and not running(worker)
+    assert len(cli.notes()) == 1
+    again = cli("url", site.put("/posts/2", article(2)))
+    assert "stray" not in again.stderr
+
+
+def test_doctor_lists_stray_workers_and_stops_them(cli, orphans):
+    owner, worker = orphans
+    checked = cli("doctor", "--dry-run")
+    assert checked.exit_code == 1, checked.output
+    assert f"would repair: stray process pid {worker}: extraction worker of ingest process {owner}, which is gone" \
+        in checked.stdout
+    assert running(worker), "a dry run stops nothing"
+
+    repaired = cli("doctor")
+    assert "repaired: stopped 2 stray worker process(es) a killed run left running" in repaired.stdout
+    assert repaired.exit_code == 0, repaired.output
+    assert strays_of(owner) == [] and not running(worker)

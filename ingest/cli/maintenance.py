@@ -152,8 +152,9 @@ def _report_reextracted(done) -> None:
 def doctor_command(ctx, dry_run):
     """Check that the ledger and the note files agree, and repair what is safe.
 
-    Repairs: leftover temporary files removed, claims of stopped workers given back, moved notes
-    followed, notes the ledger never recorded recorded. Missing notes (`ingest forget URL` for one
+    Repairs: leftover temporary files removed, claims of stopped workers given back, worker
+    processes a killed run left running stopped, moved notes followed, notes the ledger never
+    recorded recorded. Missing notes (`ingest forget URL` for one
     deleted on purpose) and two notes for one URL that would both be routed as new work are
     problems for you to decide. Warnings list, for the curator, second versions waiting beside
     their note (status: reextracted) and other notes that share a URL; nothing is deleted. Exit 0
