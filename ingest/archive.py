@@ -15,6 +15,7 @@ import frontmatter
 import yaml
 
 from .urls import try_key
+from .validation import is_folder
 
 URL_FIELDS = ("url", "source", "source_url", "link")
 _YAML = frontmatter.YAMLHandler()
@@ -42,7 +43,7 @@ class ArchiveScan:
 def note_folders(archive_dir: Path | None, output_dir: Path) -> list[Path]:
     """Where notes that count as archived live: the curators' archive and the output folder,
     those that exist."""
-    return [p for p in (archive_dir, output_dir) if p and p.is_dir()]
+    return [p for p, key in ((archive_dir, "archive_dir"), (output_dir, "output_dir")) if p and is_folder(p, key)]
 
 
 def scan_archive(folders: list[Path], known: dict[str, tuple[int, int]]) -> ArchiveScan:

@@ -14,11 +14,18 @@ from typing import Any
 from . import __version__
 from .errors import ConfigError
 from .validation import (
+    LONGEST_INTERVAL,
+    LONGEST_WAIT,
+    MOST_BYTES,
+    MOST_INTERVALS,
+    MOST_TIMES,
+    MOST_WORKERS,
     Reader,
     Wrong,
     boolean,
     check_keys,
     choice,
+    is_file,
     missing_file,
     number,
     parse_toml,
@@ -124,17 +131,35 @@ class Settings:
         return self.user_agent.format(version=__version__, contact_url=self.contact_url)
 
 
+def _path(value: object) -> str:
+    if not isinstance(value, str):
+        raise Wrong("a string")
+    if "\x00" in value:
+        raise Wrong("a path (text without NUL characters)")
+    if value.startswith("~") and "://" not in value:
+        try:
+            Path(value).expanduser()
+        except RuntimeError:  # "~someone" who has no account here
+            raise Wrong("a path whose ~name is a user of this machine") from None
+    return value
+
+
 def _optional_path(value: object) -> str | None:
     if value in ("", None):  # `archive_dir = ""`: none
         return None
-    if not isinstance(value, str):
-        raise Wrong("a string")
+    return _path(value)
+
+
+def _header_text(value: object, what: str) -> str:
+    """Text sent in an HTTP header: printable ASCII, so that no client refuses it and no line break
+    starts a header of its own."""
+    if not isinstance(value, str) or not all(" " <= c <= "~" for c in value):
+        raise Wrong(f"a string of printable ASCII characters (it is sent in the User-Agent header){what}")
     return value
 
 
 def _user_agent(value: object) -> str:
-    if not isinstance(value, str):
-        raise Wrong("a string")
+    value = _header_text(value, " whose only placeholders are {version} and {contact_url}")
     try:
         value.format(version="", contact_url="")
     except (KeyError, IndexError, ValueError):
@@ -142,27 +167,32 @@ def _user_agent(value: object) -> str:
     return value
 
 
+def _contact_url(value: object) -> str:
+    return _header_text(value, "; write a host in other scripts in its xn-- form")
+
+
 # what each key may hold. Values are read the same way from the file, the environment and flags,
 # so text is parsed everywhere ("2.5", "yes", "a, b"): the environment has nothing else
-_SECONDS = number(minimum=0, unit="seconds", from_text=True)
-_TIMEOUT = number(positive=True, unit="seconds", from_text=True)
-_COUNT = number(whole=True, minimum=0, from_text=True)
+_WAIT = number(maximum=LONGEST_WAIT, unit="seconds", from_text=True)
+_TIMEOUT = number(positive=True, maximum=LONGEST_WAIT, unit="seconds", from_text=True)
+_INTERVAL = number(maximum=LONGEST_INTERVAL, unit="seconds", from_text=True)
+_TIMES = number(whole=True, maximum=MOST_TIMES, from_text=True)
 _FLAG = boolean(from_text=True)
 _NAMES = strings(separator=",")
 KEYS: dict[str, Reader[Any]] = {
-    "output_dir": string(),
-    "ledger": string(),
-    "ledger_wait": _SECONDS,
+    "output_dir": _path,
+    "ledger": _path,
+    "ledger_wait": _WAIT,
     "archive_dir": _optional_path,
     "template": _optional_path,
     "user_agent": _user_agent,
-    "contact_url": string(),
+    "contact_url": _contact_url,
     "timeout": _TIMEOUT,
     "deadline": _TIMEOUT,
-    "max_bytes": _COUNT,
-    "max_redirects": _COUNT,
-    "retries": _COUNT,
-    "backoff": _SECONDS,
+    "max_bytes": number(whole=True, maximum=MOST_BYTES, from_text=True),
+    "max_redirects": _TIMES,
+    "retries": _TIMES,
+    "backoff": _WAIT,
     "allow_private_networks": _FLAG,
     "sources": _optional_path,
     "taxonomy": _optional_path,
@@ -170,13 +200,13 @@ KEYS: dict[str, Reader[Any]] = {
     "snapshots": _optional_path,
     "dedupe_text": _FLAG,
     "obey_robots": _FLAG,
-    "host_delay": _SECONDS,
-    "concurrency": number(whole=True, minimum=1, from_text=True),
-    "min_interval": _SECONDS,
-    "max_interval": _SECONDS,
-    "item_retries": _COUNT,
-    "stale_after": number(minimum=0, from_text=True),
-    "tick": _SECONDS,
+    "host_delay": _WAIT,
+    "concurrency": number(whole=True, minimum=1, maximum=MOST_WORKERS, from_text=True),
+    "min_interval": _INTERVAL,
+    "max_interval": _INTERVAL,
+    "item_retries": _TIMES,
+    "stale_after": number(maximum=MOST_INTERVALS, from_text=True),
+    "tick": _WAIT,
     "domains": _NAMES,
     "formats": _NAMES,
     "default_domain": string(),
@@ -198,7 +228,8 @@ def load_settings(
     config_path = Path(path if path is not None else env.get("INGEST_CONFIG", DEFAULT_CONFIG))
     values: dict[str, Any] = {}
     where = str(config_path)
-    if config_path.is_file():
+    found = is_file(config_path)
+    if found:
         data = parse_toml(read_text(config_path) or "", where)
         base = config_path.resolve().parent
         values.update(_resolved({k: _coerce(k, v, where) for k, v in data.items()}, base))
@@ -215,7 +246,7 @@ def load_settings(
     }
     for given in (from_env, from_flags):
         values.update(_resolved({k: _coerce(k, raw, src) for k, (raw, src) in given.items()}, Path.cwd()))
-    settings = replace(Settings(), config_path=config_path if config_path.is_file() else None, **values)
+    settings = replace(Settings(), config_path=config_path if found else None, **values)
     return _check(settings, where)
 
 
@@ -242,6 +273,6 @@ def _check(s: Settings, where: str) -> Settings:
     """What no single value says: the defaults among the lists, an existing taxonomy file."""
     read(where, "default_format", s.default_format, choice(s.formats, "the configured formats"))
     read(where, "default_domain", s.default_domain, choice(s.domains, "the configured domains"))
-    if s.taxonomy is not None and not s.taxonomy.is_file():
+    if s.taxonomy is not None and not is_file(s.taxonomy, "; check the 'taxonomy' setting"):
         raise missing_file(where, "taxonomy", s.taxonomy)
     return s

@@ -1,18 +1,21 @@
 """OPML subscription lists ↔ Sources: import a feed reader's export, export ours (pure).
 
-Feed readers write one <outline xmlUrl=…> per feed, nested in folders. Sources that are not feeds
-(watched pages, sitemaps) are written as type="link" outlines with an `ingestKind` attribute, which
-other readers ignore and our import reads back, so an export round-trips.
+Feed readers write one <outline xmlUrl=…> per feed, nested in folders; a feed's folders become
+its tags. Sources that are not feeds (watched pages, sitemaps) are written as type="link" outlines
+with an `ingestKind` attribute, which other readers ignore and our import reads back, so an export
+round-trips.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from lxml import etree
 
 from .errors import SourceError
-from .records import SOURCE_KINDS, Source
+from .features import slug
+from .records import SOURCE_KINDS, NoteDefaults, Source
 from .sources import name_slug, unique, unique_name
 from .urls import InvalidURLError, normalize_url, url_key
 
@@ -20,15 +23,24 @@ KIND_ATTRIBUTE = "ingestKind"
 AUTO = "auto"  # the kind of a source whose kind is still to be discovered
 
 
-def sources_from_opml(content: bytes, taken: set[str]) -> list[Source]:
-    """One feed Source per outline with an xmlUrl, folders searched at any depth; outlines with only
-    an htmlUrl (a site, not a feed) are skipped, and so is a feed listed twice.
+class Imported(NamedTuple):
+    """What an OPML file holds: its sources, and one line for each outline that could not be one."""
+
+    sources: list[Source]
+    failed: list[str]
+
+
+def sources_from_opml(content: bytes, taken: set[str]) -> Imported:
+    """One feed Source per outline with an xmlUrl, folders searched at any depth and kept as its
+    tags (kebab-case of their titles, outermost first); outlines with only an htmlUrl (a site, not
+    a feed) are skipped, and so is a feed listed twice. An outline whose address is unusable is
+    reported in `failed` and the others are read; a file that is no OPML is a SourceError.
 
     Names come from the outline's text (else title, else the URL) and avoid `taken`."""
     body = _body(content)
     names = set(taken)
     seen: set[str] = set()
-    sources: list[Source] = []
+    imported = Imported([], [])
     for outline in body.iter("outline"):
         kind_given = (outline.get(KIND_ATTRIBUTE) or "").strip().lower()
         url = (outline.get("xmlUrl") or "").strip()
@@ -36,8 +48,12 @@ def sources_from_opml(content: bytes, taken: set[str]) -> list[Source]:
             url = (outline.get("url") or "").strip()  # our own export of a page or sitemap
         if not url:
             continue  # a folder, or a site without a feed
-        label = (outline.get("text") or outline.get("title") or "").strip()
-        url = _checked_url(url, label)
+        label = _title(outline)
+        try:
+            url = _checked_url(url, label)
+        except SourceError as exc:
+            imported.failed.append(exc.message)
+            continue
         if url_key(url) in seen:
             continue
         seen.add(url_key(url))
@@ -45,8 +61,19 @@ def sources_from_opml(content: bytes, taken: set[str]) -> list[Source]:
         # a title in a script with no ASCII spelling slugs to nothing: name it by its address
         name = unique(label, names) if name_slug(label) else unique_name(url, names)
         names.add(name)
-        sources.append(Source(name=name, url=url, kind=kind))
-    return sources
+        imported.sources.append(Source(name=name, url=url, kind=kind, defaults=NoteDefaults(tags=_folders(outline))))
+    return imported
+
+
+def _title(outline: etree._Element) -> str:
+    return (outline.get("text") or outline.get("title") or "").strip()
+
+
+def _folders(outline: etree._Element) -> tuple[str, ...]:
+    """The tags of the folders `outline` is filed in, outermost first; a title with no ASCII
+    spelling makes none."""
+    tags = (slug(_title(parent)) for parent in reversed(list(outline.iterancestors("outline"))))
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
 
 
 def sources_to_opml(sources: list[Source], title: str = "ingest sources") -> bytes:

@@ -13,6 +13,7 @@ import yaml
 from .errors import ConfigError
 from .features import slug, url_host
 from .records import Document, Guess, Note
+from .validation import not_utf8
 
 BUILTIN_TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "source-note.md.j2"
 MAX_NAME = 120  # whole file name, suffix and extension included
@@ -71,11 +72,13 @@ def load_template(path: Path | None = None) -> jinja2.Template:
     )
     env.filters.update(yaml_quoted=yaml_quoted, yaml_scalar=yaml_scalar, yaml_flow=yaml_flow)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor would begin every note
     except OSError as exc:
         raise ConfigError(
             f"{path}: note template cannot be read ({exc.strerror}); check the 'template' setting"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc.object, exc) from None
     try:
         template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:

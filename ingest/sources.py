@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,10 +24,13 @@ from .features import slug
 from .records import SOURCE_KINDS, NoteDefaults, Source
 from .urls import InvalidURLError, normalize_url, url_key
 from .validation import (
+    LONGEST_INTERVAL,
+    MOST_ENTRIES,
     Entry,
     Wrong,
     boolean,
     choice,
+    is_file,
     kebab,
     missing_file,
     number,
@@ -139,7 +142,7 @@ def _parse(
     names: dict[str, str] = {}
     keys: dict[str, str] = {}
     for position, table in enumerate(top.tables("source"), start=1):
-        source = _source(table, position, where, base, domains, formats)
+        source = _source(_table_entry(table, position, where), base, domains, formats)
         label = f"{where}: source '{source.name}'"
         if source.name in names:
             raise ConfigError(
@@ -170,8 +173,8 @@ def _url(value: object) -> str:
 
 def _every(value: object) -> float:
     seconds = _interval(value)
-    if seconds < MIN_EVERY:
-        raise Wrong('at least 5 minutes ("5m")')
+    if not MIN_EVERY <= seconds <= LONGEST_INTERVAL:
+        raise Wrong('at least 5 minutes ("5m") and at most 365 days ("365d")')
     return seconds
 
 
@@ -180,19 +183,37 @@ _TEXT = string(empty=False)
 _KIND = choice(SOURCE_KINDS)
 _PRIORITY = choice(PRIORITIES)
 _TAGS = strings("tags", each=kebab("interpretability"))
+_BACKFILL = number(whole=True, maximum=MOST_ENTRIES)
+
+
+def source_from_options(
+    options: Mapping[str, tuple[str, object]],
+    *,
+    domains: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+) -> Source:
+    """A Source from command-line values, read by the rules of the sources file: `options` maps a
+    key of a [[source]] table to (the option that gave it, its value; None when not given). An
+    error names the option: "option --domain: key 'domain' must be one of …"."""
+    given = {key: list(value) if isinstance(value, tuple) else value
+             for key, (_, value) in options.items() if value not in (None, ())}
+    labels = {key: f"option {flag}" if flag.startswith("-") else f"argument {flag}"
+              for key, (flag, _) in options.items()}
+    return _source(Entry(given, "options", labels), Path.cwd(), domains, formats)
+
+
+def _table_entry(table: dict, position: int, where: str) -> Entry:
+    name = table.get("name")
+    label = f"{where}: source '{name}'" if isinstance(name, str) and name else f"{where}: source #{position}"
+    return Entry(table, label)
 
 
 def _source(
-    table: dict,
-    position: int,
-    where: str,
+    entry: Entry,
     base: Path,
     domains: Sequence[str] | None,
     formats: Sequence[str] | None,
 ) -> Source:
-    name = table.get("name")
-    label = f"{where}: source '{name}'" if isinstance(name, str) and name else f"{where}: source #{position}"
-    entry = Entry(table, label)
     entry.check_keys(KEY_ORDER)
     name = entry.get("name", _NAME, required='a unique lowercase kebab-case name like "bair-blog"')
     url = entry.get("url", _url, required="the http(s) address to poll")
@@ -213,7 +234,7 @@ def _source(
             author=entry.get("author", _TEXT),
         ),
         template=_template(entry, base),
-        backfill=entry.get("backfill", number(whole=True, minimum=0), DEFAULT.backfill),
+        backfill=entry.get("backfill", _BACKFILL, DEFAULT.backfill),
         enabled=entry.get("enabled", boolean(), DEFAULT.enabled),
     )
 
@@ -228,7 +249,7 @@ def _template(entry: Entry, base: Path) -> str | None:
         return None
     resolved = Path(template).expanduser()
     resolved = resolved if resolved.is_absolute() else (base / resolved).resolve()
-    if not resolved.is_file():
+    if not is_file(resolved):
         raise missing_file(entry.label, "template", resolved,
                            "; give a template file (a path relative to the sources file's folder)")
     return str(resolved)
@@ -237,16 +258,23 @@ def _template(entry: Entry, base: Path) -> str | None:
 # ---- editing -----------------------------------------------------------------------------------
 
 
-def add_source(path: Path, source: Source) -> None:
+def add_source(
+    path: Path,
+    source: Source,
+    *,
+    domains: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+) -> None:
     """Append `source` as a [[source]] table, leaving the rest of the file byte for byte as it was.
 
     Refused when its name, or its address (compared by url_key: scheme, `www.`, tracking parameters
-    and trailing slashes aside), is configured already. Creates the file if missing."""
+    and trailing slashes aside), is configured already, or when the file would not load with the
+    settings' `domains` and `formats`. Creates the file if missing."""
     path = Path(path)
     where = str(path)
     text = _read(path) or ""
     base = path.resolve().parent
-    existing = _parse(text, where, base)
+    existing = _parse(text, where, base, domains=domains, formats=formats)
     for other in existing:
         if other.name == source.name:
             raise ConfigError(
@@ -285,7 +313,7 @@ def add_source(path: Path, source: Source) -> None:
         if text.strip() and not text.endswith(newline * 2):
             text += newline
         new_text = text + addition
-    after = _parse(new_text, where, base)
+    after = _parse(new_text, where, base, domains=domains, formats=formats)
     if [s.name for s in after] != [s.name for s in existing] + [source.name]:
         raise ConfigError(f"{where}: could not append source '{source.name}' safely; add it by hand")
     _write(path, new_text)
@@ -424,8 +452,11 @@ def _inline(table: tomlkit.items.Table) -> tomlkit.items.InlineTable:
 
 def _write(path: Path, text: str) -> None:
     """Replace the file in one step, so a reader never sees half of it; it keeps its permissions."""
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    write_atomic(path, text, mode=mode)
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else None
+        write_atomic(path, text, mode=mode)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be written ({exc.strerror}); the file is unchanged") from None
 
 
 # ---- names -------------------------------------------------------------------------------------

@@ -14,7 +14,19 @@ from pathlib import Path
 
 from .config import PRIORITIES
 from .features import slug
-from .validation import Entry, choice, kebab, mapping, number, parse_toml, read_text, regexes, string, strings
+from .validation import (
+    MOST_TAGS,
+    Entry,
+    choice,
+    kebab,
+    mapping,
+    number,
+    parse_toml,
+    read_text,
+    regexes,
+    string,
+    strings,
+)
 
 BUILTIN_TAXONOMY = Path(__file__).resolve().parent.parent / "config" / "taxonomy.toml"
 TOP_KEYS = ("domain", "format", "format_aliases", "priority", "sites", "tags")
@@ -84,7 +96,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
 _NAME = kebab("ai-alignment")
 _STRINGS = strings()
 _ALIASES = mapping('"mech-interp" = "mechanistic-interpretability"')
-_WHOLE = number(whole=True, minimum=0)
+_TAG_COUNT = number(whole=True, maximum=MOST_TAGS)
 
 
 def parse_taxonomy(data: dict, where: str = "taxonomy", *, digest: str = "") -> Taxonomy:
@@ -94,8 +106,8 @@ def parse_taxonomy(data: dict, where: str = "taxonomy", *, digest: str = "") -> 
     formats = tuple(_format(Entry(t, f"{where}: [[format]] #{i}")) for i, t in enumerate(top.tables("format"), 1))
     tags = top.table("tags", f"{where}: [tags]")
     tags.check_keys(("min", "max", "generic", "aliases"))
-    low = tags.get("min", _WHOLE, 3)
-    high = tags.get("max", _WHOLE, 8)
+    low = tags.get("min", _TAG_COUNT, 3)
+    high = tags.get("max", _TAG_COUNT, 8)
     if high < low:
         raise tags.bad("max", f"must be at least min ({low}), got {high}")
     aliases = {slug(k): slug(v) for k, v in tags.get("aliases", _ALIASES, {}).items()}

@@ -8,7 +8,8 @@ readers for their values, so that all three say what is wrong in the same words:
 
 A reader takes a value and returns it checked (and converted) or raises Wrong, which says what the
 value must be; `read` and Entry put the file, the entry and the key in front. Wherever a list is
-read, a bare string is a list of one (or, from the environment, a comma-separated list).
+read, a bare string is a list of one (or, from the environment, a comma-separated list). Every
+number has a maximum, and the bounds are all below, in one place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,19 @@ from .errors import ConfigError
 
 T = TypeVar("T")
 Reader = Callable[[Any], T]
+
+# The bounds of every number the settings files hold, in one place. Beyond them a value is a slip
+# of the keyboard, and it would overflow where it is used: a date plus 1e308 seconds, a sleep of a
+# century, an SQL integer, a thread per request.
+DAY = 86400.0
+LONGEST_WAIT = DAY  # a timeout, the deadline, a delay, a back-off, the ledger wait, the scheduler's tick
+LONGEST_INTERVAL = 365 * DAY  # between two polls of a source, whatever a server asks
+MOST_TIMES = 100  # retries, redirects
+MOST_BYTES = 10_000_000_000  # one response body
+MOST_WORKERS = 1000  # requests in flight
+MOST_ENTRIES = 100_000  # a source's backfill
+MOST_TAGS = 100  # tags on a note
+MOST_INTERVALS = 1000.0  # a source is stale after this many of its usual intervals at most
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -56,10 +70,33 @@ def read_text(path: Path, *, missing_ok: bool = False, hint: str = "") -> str | 
             return None
         raise ConfigError(f"{path}: cannot be read ({exc.strerror}){hint}") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")  # the byte-order mark Windows editors write
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start});"
-                          " save the file as UTF-8") from None
+        raise not_utf8(path, data, exc) from None
+
+
+def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError) -> ConfigError:
+    return ConfigError(f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start});"
+                       " save the file as UTF-8")
+
+
+def is_file(path: Path, hint: str = "") -> bool:
+    """Path.is_file, but a path the system will not look at (a folder on the way that cannot be
+    listed, a name too long) is an error naming it rather than a traceback."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}){hint}") from None
+
+
+def is_folder(path: Path, key: str) -> bool:
+    """Path.is_dir for the folder the setting `key` names; a folder the system will not look at
+    is an error naming it and the setting."""
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        hint = " or --output" if key == "output_dir" else ""
+        raise ConfigError(f"folder {path} cannot be opened ({exc.strerror}); check the '{key}' setting{hint}") from None
 
 
 def parse_toml(text: str, where: str) -> dict[str, Any]:
@@ -105,10 +142,12 @@ def read(label: str, key: str, value: object, reader: Reader[T], want: str | Non
 @dataclass(frozen=True)
 class Entry:
     """One table of a settings file (the file itself, a [[source]], [tags] …) and the label its
-    errors begin with: "config/sources.toml: source 'bair'"."""
+    errors begin with: "config/sources.toml: source 'bair'". `labels` gives a key a label of its
+    own: the command-line option that stands for it ("option --every")."""
 
     data: Mapping[str, Any]
     label: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def check_keys(self, allowed: Sequence[str]) -> None:
         check_keys(self.data, allowed, self.label)
@@ -124,7 +163,7 @@ class Entry:
             if required:
                 raise self.bad(key, f"is required: {required}")
             return default
-        return read(self.label, key, self.data[key], reader, want)
+        return read(self.labels.get(key, self.label), key, self.data[key], reader, want)
 
     def tables(self, key: str) -> list[dict[str, Any]]:
         """The [[key]] tables, [] when there are none."""
@@ -178,16 +217,13 @@ def strings(what: str = "strings", *, each: Reader[Any] | None = None,
     return read_strings
 
 
-def number(*, whole: bool = False, minimum: float | None = None, positive: bool = False, unit: str = "",
+def number(*, maximum: float, whole: bool = False, minimum: float = 0, positive: bool = False, unit: str = "",
            from_text: bool = False) -> Reader[Any]:
-    """A finite number (an int when `whole`) in range; `from_text` reads "2.5" as 2.5 too."""
+    """A finite number (an int when `whole`) from `minimum` (or, `positive`, more than 0) to
+    `maximum`; `from_text` reads "2.5" as 2.5 too. Every number has a maximum: see the bounds above."""
     noun = ("a whole number" if whole else "a number") + (f" of {unit}" if unit else "")
-    if positive:
-        want = f"{noun}, more than 0"
-    elif minimum is not None:
-        want = f"{noun}, {minimum:g} or more"
-    else:
-        want = noun
+    most = _figure(maximum) + (f" ({_days(maximum)})" if unit == "seconds" and maximum >= DAY else "")
+    want = f"{noun}, more than 0 and at most {most}" if positive else f"{noun} from {_figure(minimum)} to {most}"
 
     def read_number(value: object) -> int | float:
         if from_text and isinstance(value, str):
@@ -201,11 +237,20 @@ def number(*, whole: bool = False, minimum: float | None = None, positive: bool 
             if not value.is_integer():
                 raise Wrong(want)  # 2.5 must not quietly become 2
             value = int(value)
-        if (positive and value <= 0) or (minimum is not None and value < minimum):
+        if (positive and value <= 0) or value < minimum or value > maximum:
             raise Wrong(want)
         return value if whole else float(value)
 
     return read_number
+
+
+def _figure(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _days(seconds: float) -> str:
+    days = seconds / DAY
+    return f"{days:g} day" + ("" if days == 1 else "s")
 
 
 def boolean(*, from_text: bool = False) -> Reader[bool]:

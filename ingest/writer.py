@@ -81,10 +81,13 @@ class TempFile:
         _fsync_dir(target.parent)
 
 
-def write_atomic(path: Path, content: str | bytes, *, mode: int | None = None, perms: int = 0o600) -> None:
+def write_atomic(path: Path, content: str | bytes, *, mode: int | None = None, perms: int = 0o600,
+                 create_folder: bool = True) -> None:
     """Replace (or create) `path` with `content` in one step: a reader sees the old file or the new
-    one, never half of one, and a failure leaves no temporary file behind. OSError on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    one, never half of one, and a failure leaves no temporary file behind. OSError on failure,
+    also when the folder is missing and not `create_folder`."""
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with TempFile(path.parent, prefix=f".{path.name}.", perms=perms) as temp:
         temp.write(content, mode=mode)
         temp.replace(path)

@@ -351,7 +351,8 @@ BAD_URLS = {  # id: (the URL given, what the error says)
     "data-scheme": ("data:text/html,<h1>hi</h1>", f"unsupported URL scheme 'data:'; {SCHEME}"),
     "no-host": ("http:///posts/1", "URL has no host; give a full address like https://example.org/post"),
     "scheme-only": ("https://", "URL has no host; give a full address like https://example.org/post"),
-    "no-scheme": ("example.org/posts/1", "not a URL; give an address starting with https:// or http://"),
+    # a host without a scheme is https:// (tests/test_cli_input.py); a path alone is no address
+    "no-host-no-scheme": ("posts/1", "not a URL; give an address starting with https:// or http://"),
     "scheme-relative": ("//example.org/posts/1", "not a URL; give an address starting with https://"),
     "space-in-host": (
         "http://exa mple.org/post",
@@ -969,6 +970,45 @@ def _template(text: str) -> Callable[[Path], list]:
     return arrange
 
 
+def _setting(key: str, value: str) -> Callable[[Path], list]:
+    """`key = value` in place of the workspace's own value of `key`."""
+
+    def arrange(root: Path) -> list:
+        config = root / "config" / "ingest.toml"
+        lines = [line for line in config.read_text().splitlines(True) if not line.startswith(f"{key} =")]
+        config.write_text("".join(lines) + f"{key} = {value}\n")
+        return []
+
+    return arrange
+
+
+def _template_bytes(data: bytes) -> Callable[[Path], list]:
+    def arrange(root: Path) -> list:
+        (root / "config" / "note.md.j2").write_bytes(data)
+        return _config('template = "note.md.j2"\n')(root)
+
+    return arrange
+
+
+def _taxonomy_bytes(data: bytes) -> Callable[[Path], list]:
+    def arrange(root: Path) -> list:
+        (root / "config" / "taxonomy.toml").write_bytes(data)
+        return []
+
+    return arrange
+
+
+def _bom_then(arrange: Callable[[Path], list]) -> Callable[[Path], list]:
+    """A byte-order mark (as Windows editors write) before the settings, then `arrange`."""
+
+    def with_bom(root: Path) -> list:
+        config = root / "config" / "ingest.toml"
+        config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+        return arrange(root)
+
+    return with_bom
+
+
 def _output(option: str) -> Callable[[Path], list]:
     def arrange(root: Path) -> list:
         (root / "notes").write_text("not a folder\n")
@@ -992,10 +1032,44 @@ BAD_SETUPS = {
     ),
     "config-wrong-type": Setup(
         _config('max_redirects = "many"\n'),
-        f"{TOML}: key 'max_redirects' must be a whole number, 0 or more, got 'many'",
+        f"{TOML}: key 'max_redirects' must be a whole number from 0 to 100, got 'many'",
     ),
     "config-not-utf8": Setup(
         _config(b'user_agent = "caf\xe9"\n'), f"{TOML}: not UTF-8 text (byte 0xe9 at offset"
+    ),
+    "config-host-delay-overflow": Setup(
+        _setting("host_delay", "1e308"),
+        f"{TOML}: key 'host_delay' must be a number of seconds from 0 to 86400 (1 day), got 1e+308",
+    ),
+    "config-deadline-overflow": Setup(
+        _setting("deadline", "1e308"), f"{TOML}: key 'deadline' must be a number of seconds, more than 0 and at most"
+    ),
+    "config-user-agent-not-ascii": Setup(
+        _config('user_agent = "agent 中文"\n'),
+        f"{TOML}: key 'user_agent' must be a string of printable ASCII characters",
+    ),
+    "config-user-agent-with-a-line-break": Setup(
+        _config('user_agent = "agent\\r\\nX-Injected: 1"\n'),
+        f"{TOML}: key 'user_agent' must be a string of printable ASCII characters",
+    ),
+    "config-contact-url-not-ascii": Setup(
+        _config('contact_url = "https://例え.jp/"\n'),
+        f"{TOML}: key 'contact_url' must be a string of printable ASCII characters",
+    ),
+    "config-path-with-nul": Setup(
+        _config('archive_dir = "notes\\u0000"\n'),
+        f"{TOML}: key 'archive_dir' must be a path",
+    ),
+    "config-with-a-byte-order-mark": Setup(  # read as meant: the run goes on to the bad output folder
+        _bom_then(_output("notes/inbox")), "notes/inbox cannot be created (Not a directory)", 1
+    ),
+    "taxonomy-not-utf8": Setup(
+        _taxonomy_bytes(b"# caf\xe9\n"), "config/taxonomy.toml: not UTF-8 text (byte 0xe9 at offset 5)"
+    ),
+    "template-not-utf8": Setup(
+        _template_bytes(TEMPLATE.encode() + b"caf\xe9\n"),
+        f"config/note.md.j2: not UTF-8 text (byte 0xe9 at offset {len(TEMPLATE.encode()) + 3}); "
+        "save the file as UTF-8",
     ),
     "template-syntax-error": Setup(
         _template("---\ntitle: {{ title | yaml_quoted }\n---\n"),
@@ -1022,6 +1096,14 @@ BAD_SETUPS = {
     ),
     "output-folder-under-a-file": Setup(
         _output("notes/inbox"), "notes/inbox cannot be created (Not a directory)", 1
+    ),
+    "output-folder-name-too-long": Setup(
+        lambda root: ["--output", "n" * 300],
+        "cannot be opened (File name too long); check the 'output_dir' setting or --output",
+    ),
+    "archive-folder-name-too-long": Setup(
+        _config(f'archive_dir = "{"n" * 300}"\n'),
+        "cannot be opened (File name too long); check the 'archive_dir' setting",
     ),
 }
 KNOWN_SETUP_BUGS: dict[str, str] = {}

@@ -352,3 +352,110 @@ def test_poll_with_a_broken_sources_file_is_one_line(cli, sources_file, httpserv
     assert len(httpserver.log) == 0
     for command in (("sources", "list"), ("sources", "add", httpserver.url_for("/g"), "--kind", "feed")):
         assert "unknown key 'evry'" in one_line_error(cli(*command))
+
+
+# ---- values checked on the way in (issue 15) -----------------------------------------------------------
+
+BEFORE = '# my sources\n[[source]]\nname = "kept"\nurl = "https://kept.example/feed"\n'
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--domain", "nope"], "option --domain: key 'domain' must be one of the configured domains: ai-alignment, "),
+        (["--format", "nope"], "option --format: key 'format' must be one of the configured formats: paper, "),
+        (["--every", "99999999999999999999w"],
+         "option --every: key 'every' must be at least 5 minutes (\"5m\") and at most 365 days (\"365d\")"),
+        (["--every", "1e308"], "option --every: key 'every' must be a duration like \"30m\", \"2h\", \"1d\""),
+        (["--every", "2m"], "option --every: key 'every' must be at least 5 minutes"),
+        (["--tag", "Machine Learning"], "option --tag: key 'tags' holds 'Machine Learning', which is not lowercase"),
+        (["--include", "[unclosed"], "option --include: key 'include' holds '[unclosed', which is not a valid"),
+        (["--exclude", "(?P<x"], "option --exclude: key 'exclude' holds '(?P<x', which is not a valid"),
+        (["--backfill", "-1"], "option --backfill: key 'backfill' must be a whole number from 0 to 100000, got -1"),
+        (["--backfill", "99999999999999999999"], "option --backfill: key 'backfill' must be a whole number from 0"),
+        (["--name", "Lab Blog"], "option --name: key 'name' must be lowercase kebab-case"),
+    ],
+    ids=["domain", "format", "every-huge", "every-1e308", "every-short", "tag", "include", "exclude", "backfill-negative",
+         "backfill-huge", "name"],
+)
+def test_add_refuses_what_the_sources_file_would_refuse(cli, httpserver, sources_file, option, says):
+    sources_file.write_text(BEFORE)
+    error = one_line_error(cli("sources", "add", httpserver.url_for("/f"), "--kind", "feed", *option))
+    assert error.startswith(f"ingest: {says}"), error
+    assert sources_file.read_text() == BEFORE
+    assert len(httpserver.log) == 0
+    # and nothing a later command trips on
+    assert cli("sources", "list").exit_code == 0
+
+
+@pytest.mark.parametrize(("option", "value"), [("--priority", "urgent"), ("--kind", "atom")])
+def test_add_refuses_a_choice_not_offered(cli, httpserver, sources_file, option, value):
+    sources_file.write_text(BEFORE)
+    result = cli("sources", "add", httpserver.url_for("/f"), option, value)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': '{value}' is not one of" in result.stderr
+    assert sources_file.read_text() == BEFORE
+    assert len(httpserver.log) == 0
+
+
+def test_add_with_every_option_the_file_accepts(cli, httpserver, sources_file):
+    result = cli("sources", "add", httpserver.url_for("/f"), "--kind", "feed", "--name", "lab", "--every", "365d",
+                 "--domain", "health", "--format", "paper", "--tag", "lab", "--include", "/posts/", "--backfill", "0")
+    assert result.exit_code == 0, result.output
+    [source] = configured(sources_file)
+    assert source == {"name": "lab", "url": httpserver.url_for("/f"), "kind": "feed", "every": "365d",
+                      "include": ["/posts/"], "domain": "health", "format": "paper", "tags": ["lab"], "backfill": 0}
+
+
+@pytest.mark.parametrize("every", ["1e308", '"99999999999999999999w"'])
+def test_poll_and_list_with_an_interval_too_long_are_one_line(cli, sources_file, httpserver, every):
+    sources_file.write_text(f'[[source]]\nname = "lab"\nurl = "{httpserver.url_for("/f")}"\nevery = {every}\n')
+    for command in (("poll",), ("sources", "list"), ("schedule",)):
+        error = one_line_error(cli(*command))
+        assert f"{sources_file.resolve()}: source 'lab': key 'every' must be at least 5 minutes" in error
+    assert len(httpserver.log) == 0
+
+
+# ---- OPML: one bad outline, folders as tags ------------------------------------------------------------
+
+PARTLY_BAD = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>mixed</title></head><body>
+  <outline text="Alignment &amp; Safety">
+    <outline text="Good one" type="rss" xmlUrl="https://good.example/feed.xml"/>
+    <outline text="Evil" type="rss" xmlUrl="javascript:alert(1)"/>
+    <outline text="Labs">
+      <outline text="Deep lab" type="rss" xmlUrl="https://lab.example/rss"/>
+    </outline>
+  </outline>
+  <outline text="No port" type="rss" xmlUrl="https://bad.example:99999/feed"/>
+  <outline text="Loose" type="rss" xmlUrl="https://loose.example/atom"/>
+</body></opml>
+"""
+
+
+def test_import_opml_goes_on_past_a_bad_outline(cli, ws, sources_file):
+    (ws / "mixed.opml").write_bytes(PARTLY_BAD)
+    result = cli("sources", "import-opml", "mixed.opml")
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "failed OPML outline 'Evil': xmlUrl must be an http:// or https:// address: unsupported URL scheme "
+        "'javascript:'; only http:// and https:// pages are fetched, got 'javascript:alert(1)'",
+        "failed OPML outline 'No port': xmlUrl must be an http:// or https:// address: URL has an invalid port; "
+        "a port is a number from 1 to 65535, got 'https://bad.example:99999/feed'",
+        "added good-one: feed https://good.example/feed.xml",
+        "added deep-lab: feed https://lab.example/rss",
+        "added loose: feed https://loose.example/atom",
+        "imported 3 of 3 source(s); 2 outline(s) failed",
+    ]
+    assert [(s["name"], s.get("tags")) for s in configured(sources_file)] == [
+        ("good-one", ["alignment-safety"]), ("deep-lab", ["alignment-safety", "labs"]), ("loose", None),
+    ]
+
+
+def test_import_opml_keeps_the_folders_as_tags(cli, sources_file):
+    assert cli("sources", "import-opml", str(OPML)).exit_code == 0
+    tags = {s["name"]: s.get("tags") for s in configured(sources_file)}
+    assert tags["ai-alignment-forum"] == ["ai-safety"]
+    assert tags["google-deepmind-blog"] == ["ai-safety", "labs"]
+    assert tags["distill"] == ["papers"]
+    assert tags["import-ai"] == ["newsletters-essays"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import fields
 from pathlib import Path
 
@@ -141,9 +142,9 @@ def test_environment_booleans(elsewhere, raw, expected):
         ("INGEST_RETRIES", "two", "a whole number"),
         ("INGEST_TIMEOUT", "fast", "a number"),
         # out of range: the variable is named too, not the settings file
-        ("INGEST_CONCURRENCY", "0", "key 'concurrency' must be a whole number, 1 or more, got '0'"),
-        ("INGEST_TIMEOUT", "0", "key 'timeout' must be a number of seconds, more than 0, got '0'"),
-        ("INGEST_HOST_DELAY", "nan", "key 'host_delay' must be a number of seconds, 0 or more, got 'nan'"),
+        ("INGEST_CONCURRENCY", "0", "key 'concurrency' must be a whole number from 1 to 1000, got '0'"),
+        ("INGEST_TIMEOUT", "0", "key 'timeout' must be a number of seconds, more than 0 and at most 86400"),
+        ("INGEST_HOST_DELAY", "nan", "key 'host_delay' must be a number of seconds from 0 to 86400 (1 day), got 'nan'"),
         ("INGEST_DEFAULT_PRIORITY", "urgent", "key 'default_priority' must be one of high, medium, low, got"),
         ("INGEST_USER_AGENT", "bot/{nope}", "key 'user_agent' must be a string whose only placeholders are"),
     ],
@@ -333,11 +334,11 @@ def test_the_three_files_name_a_wrong_value_alike(tmp_path):
         """source 'a': key 'tags' must be a list of tags, like ["…", "…"], got [1]""")
     assert _error(tmp_path, "taxonomy", '[[domain]]\nname = "x"\nkeywords = [1]\n') == (
         """[[domain]] #1 (x): key 'keywords' must be a list of strings, like ["…", "…"], got [1]""")
-    assert _error(tmp_path, "ingest", "retries = -1\n") == "key 'retries' must be a whole number, 0 or more, got -1"
+    assert _error(tmp_path, "ingest", "retries = -1\n") == "key 'retries' must be a whole number from 0 to 100, got -1"
     assert _error(tmp_path, "sources", SOURCE + "backfill = -1\n") == (
-        "source 'a': key 'backfill' must be a whole number, 0 or more, got -1")
+        "source 'a': key 'backfill' must be a whole number from 0 to 100000, got -1")
     assert _error(tmp_path, "taxonomy", "[tags]\nmin = -1\n") == (
-        "[tags]: key 'min' must be a whole number, 0 or more, got -1")
+        "[tags]: key 'min' must be a whole number from 0 to 100, got -1")
 
 
 @pytest.mark.parametrize("which", ["ingest", "sources", "taxonomy"])
@@ -361,3 +362,121 @@ def test_a_bare_string_is_a_list_of_one_in_every_file(tmp_path):
     loaded = load_taxonomy(taxonomy)
     assert loaded.domains[0].keywords == ("ai-safety",)
     assert loaded.generic_tags == {"post"}
+
+
+# ---- every number is bounded; header text is ASCII; paths can be looked at -----------------------------
+
+NUMBERS = sorted(f.name for f in fields(Settings)
+                 if isinstance(getattr(Settings(), f.name), (int, float)) and not isinstance(getattr(Settings(), f.name), bool))
+
+
+def test_the_number_settings_are_the_ones_checked_below():
+    assert NUMBERS == ["backoff", "concurrency", "deadline", "host_delay", "item_retries", "ledger_wait",
+                       "max_bytes", "max_interval", "max_redirects", "min_interval", "retries", "stale_after",
+                       "tick", "timeout"]
+
+
+@pytest.mark.parametrize("key", NUMBERS)
+@pytest.mark.parametrize("huge", ["1e308", "99999999999999999999999"])
+def test_every_number_setting_has_a_maximum(elsewhere, config, key, huge):
+    # 1e308 seconds overflowed a date, a sleep, an SQL integer: refused where it is read, in every source
+    path = config(f"{key} = {huge}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert message.startswith(f"{path}: key '{key}' must be a ")
+    assert " to " in message or " at most " in message
+    assert message.endswith(f", got {tomllib.loads(f'x = {huge}')['x']!r}")
+    with pytest.raises(ConfigError, match=f"^environment variable INGEST_{key.upper()}: key '{key}' must be"):
+        load_settings(env={f"INGEST_{key.upper()}": huge})
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("host_delay = 1e308", "key 'host_delay' must be a number of seconds from 0 to 86400 (1 day), got 1e+308"),
+        ("timeout = 86401", "key 'timeout' must be a number of seconds, more than 0 and at most 86400 (1 day), "
+                            "got 86401"),
+        ("max_interval = 31622400", "key 'max_interval' must be a number of seconds from 0 to 31536000 (365 days), "
+                                    "got 31622400"),
+        ("retries = 101", "key 'retries' must be a whole number from 0 to 100, got 101"),
+        ("concurrency = 0", "key 'concurrency' must be a whole number from 1 to 1000, got 0"),
+        ("max_bytes = 1e11", "key 'max_bytes' must be a whole number from 0 to 10000000000, got 100000000000.0"),
+    ],
+)
+def test_a_number_out_of_range_says_the_range(elsewhere, config, line, message):
+    path = config(line + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_the_largest_values_are_allowed(elsewhere, config):
+    s = load_settings(config("host_delay = 86400\nmax_interval = 31536000\nconcurrency = 1000\nretries = 100\n"),
+                      env={})
+    assert (s.host_delay, s.max_interval, s.concurrency, s.retries) == (86400.0, 31536000.0, 1000, 100)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('user_agent = "agent 中文"', "user_agent"),
+        ('user_agent = "agent\\r\\nX-Evil: 1"', "user_agent"),
+        ('user_agent = "agent\\u0000"', "user_agent"),
+        ('contact_url = "https://例え.jp/contact"', "contact_url"),
+        ('contact_url = "https://example.org/\\n"', "contact_url"),
+    ],
+)
+def test_what_goes_into_the_user_agent_header_is_printable_ascii(elsewhere, config, line, key):
+    path = config(line + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert message.startswith(f"{path}: key '{key}' must be ")
+    assert "printable ASCII" in message and "\n" not in message
+
+
+def test_a_latin_user_agent_is_fine(elsewhere):
+    assert load_settings(env={"INGEST_USER_AGENT": "curator-bot/{version} (+{contact_url})"}).agent.startswith(
+        "curator-bot/")
+
+
+@pytest.mark.parametrize("key", ["output_dir", "archive_dir", "template", "sources", "taxonomy", "model",
+                                 "snapshots", "ledger"])
+def test_a_path_with_a_nul_character_is_refused(elsewhere, config, key):
+    path = config(f'{key} = "notes\\u0000x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert str(info.value) == f"{path}: key '{key}' must be a path (text without NUL characters), got 'notes\\x00x'"
+
+
+@pytest.mark.parametrize("key", ["output_dir", "archive_dir", "template", "ledger"])
+def test_a_path_of_an_unknown_users_home_is_refused(elsewhere, key):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={f"INGEST_{key.upper()}": "~no-such-user-here/notes"})
+    message = str(info.value)
+    assert message.startswith(f"environment variable INGEST_{key.upper()}: key '{key}' must be a path")
+    assert "~no-such-user-here" in message
+
+
+LONG = "n" * 300  # longer than a file name may be: the system refuses to look, even for root
+
+
+def test_a_config_path_the_system_will_not_look_at(elsewhere):
+    with pytest.raises(ConfigError, match=f"^{LONG}: cannot be read \\(File name too long\\)$"):
+        load_settings(LONG, env={})
+
+
+def test_a_taxonomy_path_the_system_will_not_look_at(elsewhere):
+    with pytest.raises(ConfigError, match=r"/n{300}: cannot be read \(File name too long\); check the 'taxonomy'"):
+        load_settings(env={"INGEST_TAXONOMY": LONG})
+
+
+@pytest.mark.parametrize("which", ["ingest", "sources", "taxonomy"])
+def test_the_three_files_may_begin_with_a_byte_order_mark(tmp_path, which):
+    text = {"ingest": "retries = 5\n", "sources": SOURCE, "taxonomy": "[tags]\nmin = 2\n"}[which]
+    path = tmp_path / f"{which}.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    loaded = LOADERS[which](path)
+    assert {"ingest": lambda: loaded.retries == 5, "sources": lambda: loaded[0].name == "a",
+            "taxonomy": lambda: loaded.min_tags == 2}[which]()

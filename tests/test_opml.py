@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from ingest.errors import SourceError
-from ingest.records import Source
+from ingest.records import NoteDefaults, Source
 from ingest.opml import sources_from_opml, sources_to_opml
 from ingest.sources import DEFAULT_SOURCES, add_source, load_sources
 
@@ -19,7 +19,8 @@ EXPORT = (FIXTURES / "inoreader-research.opml").read_bytes()
 
 
 def test_import_a_feed_reader_export():
-    sources = sources_from_opml(EXPORT, set())
+    sources, failed = sources_from_opml(EXPORT, set())
+    assert failed == []
     assert [(s.name, s.url, s.kind) for s in sources] == [
         ("ai-alignment-forum", "https://www.alignmentforum.org/feed.xml", "feed"),
         ("redwood-research-blog", "https://blog.redwoodresearch.org/feed", "feed"),
@@ -33,12 +34,16 @@ def test_import_a_feed_reader_export():
         ("bair-berkeley-blog", "https://bair.berkeley.edu/blog/feed.xml", "feed"),
     ]
     # skipped: the folders, Anthropic (an htmlUrl, no feed), the Alignment Forum listed a second time
-    assert all(s == Source(name=s.name, url=s.url, kind="feed") for s in sources)
+    assert all(s == Source(name=s.name, url=s.url, kind="feed", defaults=s.defaults) for s in sources)
+    # each feed is tagged with the folders it is filed in, outermost first
+    assert [s.defaults for s in sources] == [NoteDefaults(tags=tags) for tags in (
+        ("ai-safety",), ("ai-safety",), ("ai-safety", "labs"), ("ai-safety", "labs"), ("papers",), ("papers",),
+        ("newsletters-essays",), ("newsletters-essays",), ("newsletters-essays",))]
 
 
 def test_import_avoids_taken_names_and_does_not_touch_them():
     taken = {"import-ai", "distill", "distill-2"}
-    names = [s.name for s in sources_from_opml(EXPORT, taken)]
+    names = [s.name for s in sources_from_opml(EXPORT, taken).sources]
     assert "import-ai-2" in names and "distill-3" in names
     assert len(set(names)) == len(names)
     assert not set(names) & taken
@@ -47,9 +52,9 @@ def test_import_avoids_taken_names_and_does_not_touch_them():
 
 def test_imported_sources_can_be_added_to_a_sources_file(tmp_path):
     path = tmp_path / "sources.toml"
-    for source in sources_from_opml(EXPORT, set()):
+    for source in sources_from_opml(EXPORT, set()).sources:
         add_source(path, source)
-    assert [s.name for s in load_sources(path)] == [s.name for s in sources_from_opml(EXPORT, set())]
+    assert [s.name for s in load_sources(path)] == [s.name for s in sources_from_opml(EXPORT, set()).sources]
 
 
 def test_export_is_opml_2_a_feed_reader_understands():
@@ -81,7 +86,7 @@ def test_round_trip_of_the_shipped_sources(tmp_path):
     path.write_text(re.sub(r"(?m)^# (?=\[\[source\]\]|[a-z_]+ = )", "", text))  # the commented ones too
     sources = load_sources(path)
     assert {s.kind for s in sources} >= {"feed", "page", "sitemap", None}
-    back = sources_from_opml(sources_to_opml(sources), set())
+    back = sources_from_opml(sources_to_opml(sources), set()).sources
     assert [(s.name, s.url, s.kind) for s in back] == [(s.name, s.url, s.kind) for s in sources]
 
 
@@ -90,13 +95,13 @@ def test_round_trip_of_odd_urls_and_names():
         Source(name="q", url="https://example.org/feed?tag=a&lang=en", kind="feed"),
         Source(name="x-2", url="https://example.org/p%C3%A9/<x>\"", kind="page"),
     ]
-    back = sources_from_opml(sources_to_opml(sources), set())
+    back = sources_from_opml(sources_to_opml(sources), set()).sources
     assert [(s.name, s.url, s.kind) for s in back] == [(s.name, s.url, s.kind) for s in sources]
 
 
 def test_empty_export():
-    assert sources_from_opml(sources_to_opml([]), set()) == []
-    assert sources_from_opml(b'<opml version="1.1"><head/><body/></opml>', set()) == []
+    assert sources_from_opml(sources_to_opml([]), set()) == ([], [])
+    assert sources_from_opml(b'<opml version="1.1"><head/><body/></opml>', set()) == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -108,8 +113,6 @@ def test_empty_export():
          ["line 5"]),
         (b"<html><body><a href='https://a.org/feed'>feed</a></body></html>", ["not an OPML file", "<html>"]),
         (b"<opml version='2.0'><head/></opml>", ["no <body>"]),
-        (b"<opml><body><outline text='Evil' xmlUrl='javascript:alert(1)'/></body></opml>",
-         ["'Evil'", "xmlUrl", "http", "javascript:alert(1)"]),
         (b"\xff\xfe<\x00o\x00", ["not a valid OPML file"]),
     ],
 )
@@ -120,6 +123,48 @@ def test_malformed_opml_is_a_one_line_error(content, words):
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_a_bad_outline_is_reported_and_the_others_are_read():
+    content = (b"<opml><body>"
+               b"<outline text='Good' xmlUrl='https://good.example/feed'/>"
+               b"<outline text='Evil' xmlUrl='javascript:alert(1)'/>"
+               b"<outline xmlUrl='https://exa mple.org/feed'/>"
+               b"<outline text='Also good' xmlUrl='https://also.example/feed'/>"
+               b"</body></opml>")
+    sources, failed = sources_from_opml(content, set())
+    assert [s.name for s in sources] == ["good", "also-good"]
+    assert failed == [
+        "OPML outline 'Evil': xmlUrl must be an http:// or https:// address: unsupported URL scheme 'javascript:'; "
+        "only http:// and https:// pages are fetched, got 'javascript:alert(1)'",
+        "OPML outline 'https://exa mple.org/feed': xmlUrl must be an http:// or https:// address: URL contains "
+        "spaces or line breaks; percent-encode a space as %20, got 'https://exa mple.org/feed'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("folders", "tags"),
+    [
+        (["Reading"], ("reading",)),
+        (["News &amp; Views", "Daily"], ("news-views", "daily")),
+        (["\u7814\u7a76", "AI"], ("ai",)),  # a title with no ASCII spelling makes no tag
+        (["AI", "ai"], ("ai",)),  # the same tag once
+        (["  "], ()),
+    ],
+)
+def test_folders_become_tags(folders, tags):
+    inner = "<outline text='Feed' xmlUrl='https://feed.example/rss'/>"
+    for title in reversed(folders):
+        inner = f"<outline text='{title}'>{inner}</outline>"
+    [source], failed = sources_from_opml(f"<opml><body>{inner}</body></opml>".encode(), set())
+    assert source.defaults.tags == tags and failed == []
+
+
+def test_imported_tags_are_written_to_the_sources_file(tmp_path):
+    path = tmp_path / "sources.toml"
+    for source in sources_from_opml(EXPORT, set()).sources:
+        add_source(path, source)
+    assert load_sources(path)[3].defaults.tags == ("ai-safety", "labs")
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -17,6 +17,7 @@ from ingest.sources import (
     parse_interval,
     remove_source,
     set_source_url,
+    source_from_options,
     unique_name,
 )
 
@@ -180,7 +181,11 @@ BAD = [
     (SOURCE + 'domain = ""\n', ["key 'domain'", "non-empty string"]),
     (SOURCE + 'secondary_domains = "x, y"\nformat = 3\n', ["key 'format'", "string"]),
     (SOURCE + 'template = "nowhere.md.j2"\n', ["key 'template'", "nowhere.md.j2", "does not exist"]),
-    (SOURCE + "backfill = -1\n", ["key 'backfill'", "0 or more"]),
+    (SOURCE + "every = 1e308\n", ["key 'every'", "at least 5 minutes", 'at most 365 days ("365d")', "got 1e+308"]),
+    (SOURCE + 'every = "99999999999999999999w"\n', ["key 'every'", "at most 365 days", "99999999999999999999w"]),
+    (SOURCE + 'every = "366d"\n', ["key 'every'", "at most 365 days"]),
+    (SOURCE + "backfill = -1\n", ["key 'backfill'", "from 0 to 100000"]),
+    (SOURCE + "backfill = 1e308\n", ["key 'backfill'", "from 0 to 100000"]),
     (SOURCE + "backfill = 2.5\n", ["key 'backfill'", "whole number"]),
     (SOURCE + 'enabled = "yes"\n', ["key 'enabled'", "true or false"]),
     ('[[source]]\nurl = "https://example.org/feed"\n', ["source #1", "key 'name'", "required"]),
@@ -220,6 +225,61 @@ def test_domain_and_format_checked_against_the_settings(tmp_path):
     path = write(tmp_path, SOURCE + 'format = "podcast"\n')
     with pytest.raises(ConfigError, match=r"source 'bair': key 'format' .*paper, essay"):
         load_sources(path, formats=("paper", "essay"))
+
+
+def test_the_longest_interval_is_allowed(tmp_path):
+    assert load_sources(write(tmp_path, SOURCE + 'every = "365d"\n'))[0].every == 365 * 86400.0
+
+
+def test_add_source_checks_the_new_source_against_the_settings(tmp_path):
+    path = write(tmp_path, "# mine\n")
+    bad = Source(name="x", url="https://x.org/feed", defaults=NoteDefaults(domain="nope"))
+    with pytest.raises(ConfigError, match=r"source 'x': key 'domain' must be one of the configured domains: a, b"):
+        add_source(path, bad, domains=("a", "b"))
+    bad = Source(name="x", url="https://x.org/feed", defaults=NoteDefaults(format="nope"))
+    with pytest.raises(ConfigError, match=r"source 'x': key 'format' must be one of the configured formats: paper"):
+        add_source(path, bad, formats=("paper",))
+    assert path.read_text() == "# mine\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"domain": ("--domain", "nope")},
+         "option --domain: key 'domain' must be one of the configured domains: a, b, got 'nope'"),
+        ({"format": ("--format", "nope")},
+         "option --format: key 'format' must be one of the configured formats: paper, got 'nope'"),
+        ({"every": ("--every", "99999999999999999999w")},
+         'option --every: key \'every\' must be at least 5 minutes ("5m") and at most 365 days ("365d"), '
+         "got '99999999999999999999w'"),
+        ({"every": ("--every", "soon")},
+         'option --every: key \'every\' must be a duration like "30m", "2h", "1d" (or a number of seconds), '
+         "got 'soon'"),
+        ({"tags": ("--tag", ["ok", "Not Kebab"])},
+         "option --tag: key 'tags' holds 'Not Kebab', which is not lowercase kebab-case"),
+        ({"include": ("--include", ["[unclosed"])},
+         "option --include: key 'include' holds '[unclosed', which is not a valid regular expression"),
+        ({"backfill": ("--backfill", -1)}, "option --backfill: key 'backfill' must be a whole number from 0 to 100000"),
+        ({"name": ("--name", "Lab Blog")}, "option --name: key 'name' must be lowercase kebab-case"),
+        ({"priority": ("--priority", "urgent")}, "option --priority: key 'priority' must be one of high, medium, low"),
+    ],
+)
+def test_source_from_options_names_the_option(options, message):
+    with pytest.raises(ConfigError) as caught:
+        source_from_options({"name": ("--name", "lab"), "url": ("URL", "https://lab.org/feed"), **options},
+                            domains=("a", "b"), formats=("paper",))
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_source_from_options_reads_them_as_the_file_would():
+    source = source_from_options(
+        {"name": ("--name", "lab"), "url": ("URL", "https://lab.org/feed"), "kind": ("--kind", "feed"),
+         "every": ("--every", "2h"), "domain": ("--domain", "a"), "tags": ("--tag", ["x", "y"]),
+         "include": ("--include", ["/blog/"]), "backfill": ("--backfill", 0), "format": ("--format", None)},
+        domains=("a",), formats=("paper",))
+    assert source == Source(name="lab", url="https://lab.org/feed", kind="feed", every=7200.0, include=("/blog/",),
+                            defaults=NoteDefaults(domain="a", tags=("x", "y")), backfill=0)
 
 
 def test_a_single_pattern_without_brackets_is_one_pattern(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import WriteError
+from ingest.errors import ConfigError, WriteError
 from ingest.learn import save_model
 from ingest.learned_model import Model
 from ingest.records import Source
@@ -302,9 +302,9 @@ def test_the_sources_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch,
     path = tmp_path / "sources.toml"
     path.write_text(SOURCES)
     monkeypatch.setattr(os, step, _fail(step))
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="sources.toml: cannot be written"):  # one line, not a traceback
         add_source(path, Source(name="b", url="https://b.org/feed"))
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="sources.toml: cannot be written"):
         set_source_url(path, "a", "https://a.org/rss")
     monkeypatch.undo()
     assert sorted(tmp_path.iterdir()) == [path]

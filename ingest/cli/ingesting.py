@@ -9,12 +9,13 @@ import click
 from ..records import State
 from . import configured_sources, guard, main, read_sources, run_for, settings_from, with_current_model
 from .report import Report, report_learned
+from .typed import given_urls
 
 
 @main.command("url")
 @click.argument("urls", nargs=-1)
-@click.option("-i", "--input", "input_file", type=click.File("r", encoding="utf-8"),
-              help="Read URLs from a file, one a line ('-' for stdin).")
+@click.option("-i", "--input", "input_file", type=click.File("rb"),
+              help="Read URLs from a file, one a line, '# comments' allowed ('-' for stdin).")
 @click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
 @click.option("--dry-run", is_flag=True, help="Print the note; write nothing, record nothing.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL on stdout.")
@@ -30,9 +31,7 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
     With --explain, each guessed field (domain, secondary domains, format, priority, tags) is
     followed by the signals behind it; with --json they are the record's "explain".
     """
-    given = list(urls)
-    if input_file is not None:
-        given += [line.strip() for line in input_file if line.strip() and not line.lstrip().startswith("#")]
+    given = given_urls(urls, input_file)  # a URL may leave out https://, a line may end with a # comment
     if not given:
         raise click.UsageError("give at least one URL, or -i FILE")
     settings = settings_from(ctx, output_dir=output)

@@ -55,7 +55,8 @@ def learn_command(ctx, archive, force):
 
 
 @main.command("status")
-@click.option("-n", "--limit", default=20, show_default=True, help="How many recent items to show.")
+@click.option("-n", "--limit", type=click.IntRange(1, 100_000), default=20, show_default=True,
+              help="How many recent items to show.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
 @click.pass_context
 def status_command(ctx, limit, as_json):

@@ -83,25 +83,28 @@ def _when(value) -> str:
 def sources_add(ctx, url, name, kind, every, domain, format_, priority, tags, include, exclude, backfill):
     """Add a source: a homepage's feed is discovered, a page without one is watched."""
     settings = settings_from(ctx)
-    from ..records import NoteDefaults, Source
-    from ..sources import add_source, parse_interval, unique_name
+    from ..sources import add_source, source_from_options, unique_name
     from ..urls import normalize_url
+    from .typed import typed_url
 
     configured = configured_sources(settings)
     try:
-        url = normalize_url(url)
+        url = normalize_url(typed_url(url))
     except IngestError as exc:
         raise Fatal(f"{url}: {exc.message}") from None
-    interval = guard(lambda: parse_interval(every, "option --every"))
+    taken = {s.name for s in configured}
+    # every value is read by the sources file's rules before anything is fetched or written
+    source = guard(lambda: source_from_options({
+        "name": ("--name", name or unique_name(url, taken)), "url": ("URL", url), "kind": ("--kind", kind),
+        "every": ("--every", every), "domain": ("--domain", domain), "format": ("--format", format_),
+        "priority": ("--priority", priority), "tags": ("--tag", tags), "include": ("--include", include),
+        "exclude": ("--exclude", exclude), "backfill": ("--backfill", backfill),
+    }, domains=settings.domains, formats=settings.formats))
     if kind is None:
-        kind, url = _discover(settings, url)
-    name = name or unique_name(url, {s.name for s in configured})
-    source = Source(
-        name=name, url=url, kind=kind, every=interval, include=include, exclude=exclude, backfill=backfill,
-        defaults=NoteDefaults(domain=domain, format=format_, priority=priority, tags=tuple(tags)),
-    )
-    guard(lambda: add_source(settings.sources_path, source))
-    click.echo(f"added {name}: {kind} {url} (every {every})")
+        kind, found = _discover(settings, url)
+        source = dataclasses.replace(source, kind=kind, url=found, name=name or unique_name(found, taken))
+    guard(lambda: add_source(settings.sources_path, source, domains=settings.domains, formats=settings.formats))
+    click.echo(f"added {source.name}: {kind} {source.url} (every {every})")
 
 
 def _discover(settings, url: str) -> tuple[str, str]:
@@ -161,30 +164,50 @@ def sources_check(ctx, name):
 @click.argument("file", type=click.File("rb"))
 @click.pass_context
 def sources_import(ctx, file):
-    """Add every feed of an OPML file (a feed reader's export); known ones are skipped."""
+    """Add every feed of an OPML file (a feed reader's export); known ones are skipped.
+
+    A feed filed in folders gets their titles as tags. An outline whose address is unusable is
+    reported and the others are imported; the exit code is then 1.
+    """
     settings = settings_from(ctx)
     from ..opml import sources_from_opml
     from ..sources import add_source
 
     configured = configured_sources(settings)
-    found = guard(lambda: sources_from_opml(file.read(), {s.name for s in configured}))
+    found, failed = guard(lambda: sources_from_opml(file.read(), {s.name for s in configured}))
+    for problem in failed:
+        click.echo(f"failed {problem}")
     added = 0
     for source in found:
         try:
-            add_source(settings.sources_path, source)
+            add_source(settings.sources_path, source, domains=settings.domains, formats=settings.formats)
             added += 1
             click.echo(f"added {source.name}: {source.kind} {source.url}")
         except IngestError as exc:
             click.echo(f"skipped {source.url}: {exc.message}")
-    click.echo(f"imported {added} of {len(found)} source(s)")
+    click.echo(f"imported {added} of {len(found)} source(s)" + (f"; {len(failed)} outline(s) failed" if failed else ""))
+    ctx.exit(1 if failed else 0)
 
 
 @sources_group.command("export-opml")
-@click.argument("file", type=click.File("wb"), default="-")
+@click.argument("file", default="-")
 @click.pass_context
 def sources_export(ctx, file):
     """Write the sources as OPML (to FILE, or stdout)."""
     settings = settings_from(ctx)
-    from ..opml import sources_to_opml
+    from pathlib import Path
 
-    file.write(sources_to_opml(configured_sources(settings)))
+    from ..opml import sources_to_opml
+    from ..writer import write_atomic
+
+    document = sources_to_opml(configured_sources(settings))
+    if file == "-":
+        with click.open_file("-", "wb") as stdout:
+            stdout.write(document)
+        return
+    path = Path(file)
+    try:
+        # never a half-written export in place of the last one; the folder must exist already
+        write_atomic(path, document, perms=0o666, create_folder=False)
+    except OSError as exc:
+        raise Fatal(f"{file}: cannot be written ({exc.strerror}); give a file in an existing folder") from None
