@@ -193,8 +193,9 @@ LONG = "n" * 300  # longer than any file name may be: the system refuses to look
         (["url", "-o", LONG, "http://127.0.0.1:9/x"],
          f"folder {{root}}/{LONG} cannot be opened (File name too long); check the 'output_dir' setting or --output"),
         (["--config", LONG, "status"], f"{LONG}: cannot be read (File name too long)"),
+        (["learn", LONG], f"folder {LONG} cannot be opened (File name too long)"),
     ],
-    ids=["output", "config"],
+    ids=["output", "config", "learn"],
 )
 def test_a_path_the_system_will_not_look_at_is_one_line(cli, args, says):
     line = one_line_error(cli(*args))
@@ -229,3 +230,17 @@ def test_a_template_saved_with_a_byte_order_mark_makes_notes_without_one(cli, se
     assert result.exit_code == 0, result.output
     [note] = cli.notes()
     assert note.read_bytes().startswith(b"---\ntype: source\n")
+
+
+def test_forget_and_reextract_take_an_address_without_a_scheme(cli, serve):
+    url = serve("/posts/1", article(1))
+    typed = url.removeprefix("http://")
+    assert cli("url", url).exit_code == 0
+    [note] = cli.notes()
+    again = cli("reextract", typed)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("unchanged seeds/"), again.output
+    note.unlink()
+    forgot = cli("forget", typed)
+    assert forgot.exit_code == 0, forgot.output
+    assert forgot.stdout == f"forgot https://{typed} (note seeds/{note.name})\n"

@@ -11,6 +11,7 @@ from ..errors import IngestError
 from ..records import State
 from . import Fatal, guard, ledger_for, main, read_sources, run_for, settings_from, with_current_model
 from .report import display_path, forget_hint, note_missing, one_line, shown
+from .typed import typed_url
 
 
 @main.command("learn")
@@ -32,7 +33,9 @@ def learn_command(ctx, archive, force):
     folder = archive or settings.archive_dir
     if folder is None:
         raise Fatal("give the ARCHIVE folder to learn from, or set archive_dir in the settings")
-    if not folder.is_dir():
+    from ..validation import is_folder
+
+    if not guard(lambda: is_folder(folder, "archive_dir")):
         raise Fatal(f"{folder} is not a folder of notes")
     taxonomy = guard(lambda: load_taxonomy(settings.taxonomy_path))
     learned = ensure_model(settings, taxonomy, archive=folder, force=force)
@@ -103,7 +106,7 @@ def reextract_command(ctx, urls, since, dry_run):
     except ValueError:
         raise click.BadParameter(f"{since!r} is not a date; give YYYY-MM-DD", param_hint="--since") from None
     try:
-        keys = [url_key(u) for u in urls] or None
+        keys = [url_key(typed_url(u)) for u in urls] or None
     except InvalidURLError as exc:
         raise Fatal(exc.message) from None
     try:
@@ -204,7 +207,7 @@ def forget_command(ctx, urls, dry_run):
 
     ledger = ledger_for(settings, create=not dry_run)
     try:
-        done = guard(lambda: list(forget(settings, ledger, list(urls), dry_run=dry_run)))
+        done = guard(lambda: list(forget(settings, ledger, [typed_url(u) for u in urls], dry_run=dry_run)))
     finally:
         ledger.close()
     for one in done:
