@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, TemplateError
 from .features import slug, url_host
 from .records import Document, Guess, Note
 
@@ -99,8 +99,10 @@ def render_note(document: Document, guess: Guess, template: jinja2.Template, *, 
     name = getattr(template, "filename", "template")
     try:
         text = template.render(**values)
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"{name}: note template failed: {exc}") from None
+    except Exception as exc:  # an undefined name, a filter or an expression that raises: the template's fault
+        problem = " ".join(str(exc).split())  # one line
+        raise TemplateError(f"{name}{_template_line(exc, name)}: note template failed "
+                            f"({type(exc).__name__}: {problem})") from None
     _check_frontmatter(text, name)
     return Note(
         filename=note_filename(day, author, document.title, document.canonical_url),
@@ -137,6 +139,18 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
 
 
+def _template_line(exc: Exception, name: str) -> str:
+    """":LINE" of the template where rendering failed (jinja2 maps its frames to the template's
+    lines), or "" when the traceback does not say."""
+    lines = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
+            lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    return f":{lines[-1]}" if lines else ""
+
+
 def _check_frontmatter(text: str, template_name: str) -> None:
     """A template edit must never produce a note that downstream YAML readers choke on."""
     head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
@@ -144,10 +158,10 @@ def _check_frontmatter(text: str, template_name: str) -> None:
         loaded = yaml.safe_load(head) if text.startswith("---\n") and sep else None
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc)
-        raise ConfigError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "
-                          "quote the values with the yaml_quoted or yaml_scalar filters") from None
+        raise TemplateError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "
+                            "quote the values with the yaml_quoted or yaml_scalar filters") from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{template_name}: note template must start with a '---' YAML frontmatter block")
+        raise TemplateError(f"{template_name}: note template must start with a '---' YAML frontmatter block")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

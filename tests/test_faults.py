@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
+import frontmatter
 import pytest
 
 from conftest import requests_to
@@ -173,3 +175,89 @@ def test_a_poll_stops_writing_at_the_first_full_disk_error_and_loses_no_entry(cl
     again = cli("poll", "--all")
     assert again.exit_code == 0, again.output
     assert len(list(inbox.glob("*.md"))) == 3
+
+
+# -- the note template ------------------------------------------------------------------------
+# a template that cannot render is the configuration's fault, not the items': exit 2, and the items
+# wait, queued, for a template that works (issue 15.6)
+
+GOOD_TEMPLATE = "---\ntitle: {{ title | yaml_quoted }}\nurl: {{ url | yaml_scalar }}\n---\n{{ content }}\n"
+BROKEN_TEMPLATES = {
+    "undefined": "---\ntitle: {{ title | yaml_quoted }}\nby: {{ writer.name }}\n---\n",
+    "raising": "---\ntitle: {{ title | yaml_quoted }}\nn: {{ (tags | length) // 0 }}\n---\n",
+    "not YAML": "---\ntitle: {{ title | yaml_quoted }}\nurl: [{{ url }}\n---\n",
+}
+
+
+def feed_with(site, name: str, numbers: range) -> str:
+    from conftest import article, rss
+
+    for n in numbers:
+        site.put(f"/{name}/posts/{n}", article(n))
+    entries = rss(site.base + f"/{name}", [(n, datetime(2025, 3, n, tzinfo=UTC)) for n in numbers])
+    return site.put(f"/{name}/feed.xml", entries, "application/rss+xml")
+
+
+def sources_toml(*sources: tuple[str, str, str | None]) -> str:
+    return "".join(f'[[source]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\nbackfill = 10\n'
+                   + (f'template = "{template}"\n' if template else "") for name, url, template in sources)
+
+
+@pytest.mark.parametrize("broken", BROKEN_TEMPLATES)
+def test_a_template_that_fails_during_a_poll_keeps_the_items_queued(cli, site, workspace, broken):
+    template = workspace / "config" / "note.md.j2"
+    template.write_text(BROKEN_TEMPLATES[broken], encoding="utf-8")
+    with open(workspace / "config" / "ingest.toml", "a", encoding="utf-8") as config:
+        config.write('template = "note.md.j2"\n')
+    site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 4)), None)))
+    result = cli("poll")
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("ingest: ")]
+    assert str(template) in error and "fix the template" in error
+    assert "Traceback" not in result.output and "failed item" not in result.output
+    assert cli.notes() == []
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)] * 3
+    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    again = cli("poll")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created seeds/") == 3
+    assert rows(workspace, "SELECT outcome FROM items") == [("created",)] * 3
+
+
+def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_go_on(cli, site, workspace):
+    template = workspace / "config" / "lab.md.j2"
+    template.write_text(BROKEN_TEMPLATES["undefined"], encoding="utf-8")
+    site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 3)), "lab.md.j2"),
+                              ("other", feed_with(site, "other", range(4, 6)), None)))
+    result = cli("poll")
+    assert result.exit_code == 2, result.output
+    assert str(template) in result.stderr and "fix the template" in result.stderr
+    assert sorted(frontmatter.load(p)["url"] for p in cli.notes()) == [f"{site.base}/other/posts/{n}" for n in (4, 5)]
+    assert rows(workspace, "SELECT url, outcome FROM items WHERE url LIKE '%/lab/%' ORDER BY url") == [
+        (f"{site.base}/lab/posts/{n}", "queued") for n in (1, 2)]
+    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    again = cli("poll")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created seeds/") == 2
+    assert len(cli.notes()) == 4
+
+
+def test_a_template_that_fails_for_given_urls_fails_none_of_them(cli, site, workspace):
+    template = workspace / "config" / "note.md.j2"
+    template.write_text(BROKEN_TEMPLATES["raising"], encoding="utf-8")
+    with open(workspace / "config" / "ingest.toml", "a", encoding="utf-8") as config:
+        config.write('template = "note.md.j2"\nconcurrency = 1\n')
+    from conftest import article
+
+    urls = [site.put(f"/p{n}", article(n)) for n in range(3)]
+    result = cli("url", *urls)
+    assert result.exit_code == 2, result.output
+    assert str(template) in result.stderr and "fix the template" in result.stderr
+    assert site.hits("/p1") == site.hits("/p2") == 0  # the same fault would hit each: not started
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)]  # nothing recorded as failed
+    dry = cli("url", "--dry-run", urls[0])
+    assert dry.exit_code == 2 and "fix the template" in dry.stderr
+    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    again = cli("url", *urls)
+    assert again.exit_code == 0, again.output
+    assert len(cli.notes()) == 3
