@@ -32,6 +32,8 @@ from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import remove_leftovers, write_note
 
+STOPPED = "stopped"  # the code of an Outcome that was not started because the run was stopped
+
 if TYPE_CHECKING:
     from .prepare import Prepared
 
@@ -103,7 +105,7 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
 
     def one(job: Job) -> Outcome:
         if run.stop.is_set():  # a source's item stays queued in the ledger for the next run
-            return Outcome(job.url, State.SKIPPED, error="stopped before it started")
+            return Outcome(job.url, State.SKIPPED, error="stopped before it started", code=STOPPED)
         if unwritable.is_set():
             return Outcome(job.url, State.SKIPPED, error="not started: the output folder cannot be written")
         template = job.source.template if job.source else None

@@ -142,6 +142,8 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
                 new_keys: NewKeys | None = None) -> SourceReport:
     """Fetch one source and find its new entries; the ledger records how it went."""
     now = run.clock()
+    if run.stop.is_set():  # it stays due for the next poll
+        return SourceReport(state.name, SourceStatus.SKIPPED, error="stopped before it started")
     if not run.dry_run and not run.ledger.claim_source(state.id, now, due_only=due_only):
         return SourceReport(state.name, SourceStatus.SKIPPED, error="being polled by another worker, or no longer due")
     try:
