@@ -224,9 +224,10 @@ def test_a_template_that_fails_during_a_poll_keeps_the_items_queued(cli, site, w
     assert rows(workspace, "SELECT outcome FROM items") == [("created",)] * 3
 
 
-def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_go_on(cli, site, workspace):
+@pytest.mark.parametrize("broken", ["undefined", "syntax"])
+def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_go_on(cli, site, workspace, broken):
     template = workspace / "config" / "lab.md.j2"
-    template.write_text(BROKEN_TEMPLATES["undefined"], encoding="utf-8")
+    template.write_text(BROKEN_TEMPLATES.get(broken, "---\ntitle: x\n---\n{% if %}\n"), encoding="utf-8")
     site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 3)), "lab.md.j2"),
                               ("other", feed_with(site, "other", range(4, 6)), None)))
     result = cli("poll")

@@ -39,7 +39,9 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
     """Archive one or more article URLs as source notes.
 
     Prints one line per URL: `created PATH`, `duplicate URL (archived as PATH)` or
-    `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed.
+    `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed, 2
+    when the settings or the note template are at fault. Ctrl-C starts no new URL, lets those in
+    flight finish, and exits 130.
     With --explain, each guessed field (domain, secondary domains, format, priority, tags) is
     followed by the signals behind it; with --json they are the record's "explain".
     """
@@ -108,7 +110,8 @@ def poll_command(ctx, names, every_source, output, as_json):
     """One pass over the sources that are due (or those named, or all).
 
     New entries become notes; a source's first poll ingests only its `backfill` newest entries.
-    Exit 1 when a source or an item failed.
+    Exit 1 when a source or an item failed, 2 when the settings or the note template are at fault.
+    Ctrl-C starts no new item, lets those in flight finish, and exits 130 (the rest stay queued).
     """
     settings = settings_from(ctx, output_dir=output)
     from ..poll import choose_sources, poll
