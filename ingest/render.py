@@ -101,8 +101,9 @@ def render_note(document: Document, guess: Guess, template: jinja2.Template, *, 
         text = template.render(**values)
     except Exception as exc:  # an undefined name, a filter or an expression that raises: the template's fault
         problem = " ".join(str(exc).split())  # one line
-        raise TemplateError(f"{name}{_template_line(exc, name)}: note template failed "
-                            f"({type(exc).__name__}: {problem})") from None
+        if not isinstance(exc, jinja2.TemplateError):
+            problem = f"{type(exc).__name__}: {problem}"
+        raise TemplateError(f"{name}: note template failed: {problem}{_template_line(exc, name)}") from None
     _check_frontmatter(text, name)
     return Note(
         filename=note_filename(day, author, document.title, document.canonical_url),
@@ -139,16 +140,32 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
 
 
+def check_template(template: jinja2.Template) -> None:
+    """Render a sample note, hostile to YAML as real titles are: a template that fails on it
+    would fail on every item, so it is a configuration error before any work starts."""
+    render_note(_SAMPLE, _SAMPLE_GUESS, template, archived_on="2025-02-01")
+
+
+_SAMPLE = Document(
+    url="https://example.org/2025/01/scaling-laws", canonical_url="https://example.org/2025/01/scaling-laws",
+    title='A title: with "quotes"', text="# Scaling laws\n\nA paragraph: with *emphasis*.",
+    author='Jane "JD" Doe', date="2025-01-31", sitename="Lab: notes", description="What it finds: in brief",
+    language="en", keywords=("scaling", "evaluation"),
+)
+_SAMPLE_GUESS = Guess(domain="ai-alignment", format="research-post", priority="medium",
+                      tags=("interpretability", "scaling-laws"), secondary_domains=("ai-governance",))
+
+
 def _template_line(exc: Exception, name: str) -> str:
-    """":LINE" of the template where rendering failed (jinja2 maps its frames to the template's
-    lines), or "" when the traceback does not say."""
+    """" (line N)": the template's line where rendering failed (jinja2 maps its frames to the
+    template's lines), or "" when the traceback does not say."""
     lines = []
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename in (name, "<template>"):
             lines.append(tb.tb_lineno)
         tb = tb.tb_next
-    return f":{lines[-1]}" if lines else ""
+    return f" (line {lines[-1]})" if lines else ""
 
 
 def _check_frontmatter(text: str, template_name: str) -> None:

@@ -107,9 +107,10 @@ def open_run(settings: Settings, *, dry_run: bool, force: bool, explain: bool = 
     """The Run for one command, closed afterwards. It guesses from the taxonomy alone until
     `refresh_model` gives it the learned model. A dry run creates no ledger and keeps no robots.txt."""
     from .politeness import polite_fetcher  # the HTTP client's libraries load when a run is opened
-    from .render import load_template
+    from .render import check_template, load_template
 
     template = load_template(settings.template)
+    check_template(template)  # a template that fails on any note: an error now, before any item is fetched
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ledger = open_ledger(settings.ledger_url, create=not dry_run, wait=settings.ledger_wait)
     fetcher = polite_fetcher(settings, robots_store=None if dry_run else ledger)

@@ -179,13 +179,15 @@ def test_a_poll_stops_writing_at_the_first_full_disk_error_and_loses_no_entry(cl
 
 # -- the note template ------------------------------------------------------------------------
 # a template that cannot render is the configuration's fault, not the items': exit 2, and the items
-# wait, queued, for a template that works (issue 15.6)
+# wait, queued, for a template that works (issue 15.6). One that fails on any note is refused before
+# any work; these fail only on some notes (here: titles without a colon), so they fail mid-run.
 
 GOOD_TEMPLATE = "---\ntitle: {{ title | yaml_quoted }}\nurl: {{ url | yaml_scalar }}\n---\n{{ content }}\n"
 BROKEN_TEMPLATES = {
-    "undefined": "---\ntitle: {{ title | yaml_quoted }}\nby: {{ writer.name }}\n---\n",
-    "raising": "---\ntitle: {{ title | yaml_quoted }}\nn: {{ (tags | length) // 0 }}\n---\n",
-    "not YAML": "---\ntitle: {{ title | yaml_quoted }}\nurl: [{{ url }}\n---\n",
+    "undefined": '---\ntitle: {{ title | yaml_quoted }}\nsubtitle: {{ title.split(": ")[1] | yaml_quoted }}\n---\n',
+    "raising": "---\ntitle: {{ title | yaml_quoted }}\nparts: {{ 2 // title.count(':') }}\n---\n",
+    "not YAML": "---\ntitle: {{ title | yaml_quoted }}\n{{ 'x: [' if ':' not in title else 'y: 1' }}\n---\n",
+    "syntax": "---\ntitle: x\n---\n{% if %}\n",  # refused when loaded
 }
 
 
@@ -203,21 +205,37 @@ def sources_toml(*sources: tuple[str, str, str | None]) -> str:
                    + (f'template = "{template}"\n' if template else "") for name, url, template in sources)
 
 
-@pytest.mark.parametrize("broken", BROKEN_TEMPLATES)
+def use_template(root: Path, text: str) -> Path:
+    template = root / "config" / "note.md.j2"
+    template.write_text(text, encoding="utf-8")
+    config = root / "config" / "ingest.toml"
+    if "template = " not in config.read_text(encoding="utf-8"):
+        with open(config, "a", encoding="utf-8") as out:
+            out.write('template = "note.md.j2"\n')
+    return template
+
+
+@pytest.mark.parametrize("broken", ["undefined", "raising", "not YAML"])
 def test_a_template_that_fails_during_a_poll_keeps_the_items_queued(cli, site, workspace, broken):
-    template = workspace / "config" / "note.md.j2"
-    template.write_text(BROKEN_TEMPLATES[broken], encoding="utf-8")
-    with open(workspace / "config" / "ingest.toml", "a", encoding="utf-8") as config:
-        config.write('template = "note.md.j2"\n')
+    template = use_template(workspace, BROKEN_TEMPLATES[broken])
     site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 4)), None)))
     result = cli("poll")
     assert result.exit_code == 2, result.output
-    [error] = [line for line in result.stderr.splitlines() if line.startswith("ingest: ")]
-    assert str(template) in error and "fix the template" in error
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"ingest: {template}: note template ")
+    assert error.endswith("; fix the template and run again (its items are not marked failed)")
     assert "Traceback" not in result.output and "failed item" not in result.output
     assert cli.notes() == []
     assert rows(workspace, "SELECT outcome FROM items") == [("queued",)] * 3
-    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    # a template that fails on any note is refused before anything is fetched; the items still wait
+    use_template(workspace, BROKEN_TEMPLATES["syntax"])
+    before = sum(site.hits(f"/lab/posts/{n}") for n in range(1, 4))
+    refused = cli("poll", "--all")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(f"ingest: {template}:") and "note template is broken" in refused.stderr
+    assert sum(site.hits(f"/lab/posts/{n}") for n in range(1, 4)) == before
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)] * 3
+    use_template(workspace, GOOD_TEMPLATE)
     again = cli("poll")
     assert again.exit_code == 0, again.output
     assert again.output.count("created seeds/") == 3
@@ -227,7 +245,7 @@ def test_a_template_that_fails_during_a_poll_keeps_the_items_queued(cli, site, w
 @pytest.mark.parametrize("broken", ["undefined", "syntax"])
 def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_go_on(cli, site, workspace, broken):
     template = workspace / "config" / "lab.md.j2"
-    template.write_text(BROKEN_TEMPLATES.get(broken, "---\ntitle: x\n---\n{% if %}\n"), encoding="utf-8")
+    template.write_text(BROKEN_TEMPLATES[broken], encoding="utf-8")
     site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 3)), "lab.md.j2"),
                               ("other", feed_with(site, "other", range(4, 6)), None)))
     result = cli("poll")
@@ -244,10 +262,9 @@ def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_g
 
 
 def test_a_template_that_fails_for_given_urls_fails_none_of_them(cli, site, workspace):
-    template = workspace / "config" / "note.md.j2"
-    template.write_text(BROKEN_TEMPLATES["raising"], encoding="utf-8")
+    template = use_template(workspace, BROKEN_TEMPLATES["raising"])
     with open(workspace / "config" / "ingest.toml", "a", encoding="utf-8") as config:
-        config.write('template = "note.md.j2"\nconcurrency = 1\n')
+        config.write("concurrency = 1\n")
     from conftest import article
 
     urls = [site.put(f"/p{n}", article(n)) for n in range(3)]
@@ -258,7 +275,7 @@ def test_a_template_that_fails_for_given_urls_fails_none_of_them(cli, site, work
     assert rows(workspace, "SELECT outcome FROM items") == [("queued",)]  # nothing recorded as failed
     dry = cli("url", "--dry-run", urls[0])
     assert dry.exit_code == 2 and "fix the template" in dry.stderr
-    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    use_template(workspace, GOOD_TEMPLATE)
     again = cli("url", *urls)
     assert again.exit_code == 0, again.output
     assert len(cli.notes()) == 3
