@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -60,7 +62,7 @@ class HeldPages:
         self.servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(ports)]
         for server in self.servers:
             server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
 
     def url(self, n: int) -> str:
         """The URL of article n, each on the next port in turn."""
@@ -187,6 +189,22 @@ def test_an_interrupted_url_batch_finishes_and_reports_what_was_in_flight_and_st
     assert again.output.count("duplicate ") == 3 and again.output.count("created ") == 5
 
 
+@pytest.fixture
+def site_feed(workspace):
+    def make(held: HeldPages, entries: int) -> list[str]:
+        urls = [held.url(n) for n in range(entries)]
+        items = "".join(f"<item><title>Research note {n}</title><link>{u}</link>"
+                        f"<pubDate>{format_datetime(datetime(2025, 3, 1 + n, tzinfo=UTC))}</pubDate></item>"
+                        for n, u in enumerate(urls))
+        held.feed = f'<rss version="2.0"><channel><title>Lab</title>{items}</channel></rss>'.encode()
+        feed = f"http://127.0.0.1:{held.servers[0].server_address[1]}/feed.xml"
+        (workspace / "config" / "sources.toml").write_text(
+            f'[[source]]\nname = "lab"\nurl = "{feed}"\nkind = "feed"\nbackfill = {entries}\n')
+        return urls
+
+    return make
+
+
 def test_an_interrupted_poll_leaves_the_items_not_started_queued(workspace, pages, command, cli, site_feed):
     held = pages(4)
     set_config(workspace, "concurrency = 2\nmin_interval = 0.0\n")
@@ -216,28 +234,9 @@ def test_ctrl_c_while_no_item_is_in_flight_ends_the_command_at_once(workspace, c
     wchan = Path(f"/proc/{c.proc.pid}/wchan")
     if not wchan.exists():
         pytest.skip("needs Linux's /proc to see the command wait for input")
-    c.wait_for(lambda: "pipe_read" in wchan.read_text(), "the command waiting for more input")
+    c.wait_for(lambda: "pipe" in wchan.read_text(), "the command waiting for more input")
     c.proc.send_signal(signal.SIGINT)
     assert c.finish() == 130
     c.proc.stdin.close()
     assert c.stderr == "ingest: interrupted\n"
     assert held.arrived == [] and c.stdout == ""
-
-
-@pytest.fixture
-def site_feed(workspace):
-    def make(held: HeldPages, entries: int) -> list[str]:
-        from datetime import UTC, datetime
-        from email.utils import format_datetime
-
-        urls = [held.url(n) for n in range(entries)]
-        items = "".join(f"<item><title>Research note {n}</title><link>{u}</link>"
-                        f"<pubDate>{format_datetime(datetime(2025, 3, 1 + n, tzinfo=UTC))}</pubDate></item>"
-                        for n, u in enumerate(urls))
-        held.feed = f'<rss version="2.0"><channel><title>Lab</title>{items}</channel></rss>'.encode()
-        feed = f"http://127.0.0.1:{held.servers[0].server_address[1]}/feed.xml"
-        (workspace / "config" / "sources.toml").write_text(
-            f'[[source]]\nname = "lab"\nurl = "{feed}"\nkind = "feed"\nbackfill = {entries}\n')
-        return urls
-
-    return make
