@@ -140,12 +140,7 @@ def note_filename(day: str, author: str, title: str, url: str = "") -> str:
     return f"{day}-{handle}-{brief}"[: MAX_NAME - 8].rstrip("-") + ".md"
 
 
-def check_template(template: jinja2.Template) -> None:
-    """Render a sample note, hostile to YAML as real titles are: a template that fails on it
-    would fail on every item, so it is a configuration error before any work starts."""
-    render_note(_SAMPLE, _SAMPLE_GUESS, template, archived_on="2025-02-01")
-
-
+# a note as hostile to YAML as real titles and authors are
 _SAMPLE = Document(
     url="https://example.org/2025/01/scaling-laws", canonical_url="https://example.org/2025/01/scaling-laws",
     title='A title: with "quotes"', text="# Scaling laws\n\nA paragraph: with *emphasis*.",
@@ -156,9 +151,15 @@ _SAMPLE_GUESS = Guess(domain="ai-alignment", format="research-post", priority="m
                       tags=("interpretability", "scaling-laws"), secondary_domains=("ai-governance",))
 
 
+def check_template(template: jinja2.Template) -> None:
+    """Render a sample note, hostile to YAML as real titles are: a template that fails on it
+    would fail on every item, so it is a configuration error before any work starts."""
+    render_note(_SAMPLE, _SAMPLE_GUESS, template, archived_on="2025-02-01")
+
+
 def _template_line(exc: Exception, name: str) -> str:
-    """" (line N)": the template's line where rendering failed (jinja2 maps its frames to the
-    template's lines), or "" when the traceback does not say."""
+    """The template's line where rendering failed, as " (line N)" (jinja2 maps its frames to the
+    template's lines); "" when the traceback does not say."""
     lines = []
     tb = exc.__traceback__
     while tb is not None:
