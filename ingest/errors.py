@@ -2,6 +2,7 @@
 
     IngestError                 code, url, message; the CLI prints it as one line
     ├── ConfigError             bad settings file, key or value (exit 2)
+    │   └── TemplateError       the note template fails to render a note
     ├── FetchError              the network said no; `transient` says whether a retry may help
     ├── ExtractError            the page was fetched but holds no usable article
     ├── LedgerError             the ledger cannot be opened, upgraded or written
@@ -29,6 +30,13 @@ class IngestError(Exception):
 
 class ConfigError(IngestError):
     code = "config"
+
+
+class TemplateError(ConfigError):
+    """The note template fails on an item: the configuration's fault, never the item's, so the
+    item waits, queued, for a template that works."""
+
+    code = "template"
 
 
 class FetchError(IngestError):

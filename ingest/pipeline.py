@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from . import scholarly
 from .archive import note_folders, scan_archive
-from .errors import FetchError, IngestError, LedgerError, WriteError
+from .errors import ConfigError, FetchError, IngestError, LedgerError, WriteError
 from .fingerprint import NEAR_DISTANCE, bands, distance
 from .ledger import Known
 from .records import DONE, Document, FeedItem, FetchResult, Outcome, Source, State
@@ -33,6 +33,8 @@ from .strays import stop_strays
 from .timing import item_retry_delay
 from .urls import InvalidURLError, try_key, url_key
 from .writer import remove_leftovers, write_note
+
+STOPPED = "stopped"  # the code of an Outcome that was not started because the run was stopped
 
 if TYPE_CHECKING:
     from .prepare import Prepared
@@ -104,30 +106,43 @@ def _ingest_many(run: Run, jobs: list[Job], workers: int | None) -> Iterator[Out
         run.prepare.start_pool(len(jobs))
 
     unwritable = threading.Event()  # the output folder failed: every later note would fail alike
+    broken: dict[str | None, ConfigError] = {}  # template (None: the settings') → how it failed
 
     def one(job: Job) -> Outcome:
         if run.stop.is_set():  # a source's item stays queued in the ledger for the next run
-            return Outcome(job.url, State.SKIPPED, error="stopped before it started")
+            return Outcome(job.url, State.SKIPPED, error="stopped before it started", code=STOPPED)
         if unwritable.is_set():
             return Outcome(job.url, State.SKIPPED, error="not started: the output folder cannot be written")
+        template = job.source.template if job.source else None
+        if template in broken:  # every note it renders would fail alike
+            return Outcome(job.url, State.SKIPPED, error="not started: the note template fails",
+                           code=broken[template].code)
         # the same URL twice in one batch: the second waits for the first and is its duplicate
         with run._locks[try_key(job.url) or job.url]:
-            outcome = ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
+            try:
+                outcome = ingest_url(job.url, run, hint=job.hint, source=job.source, source_id=job.source_id)
+            except ConfigError as exc:
+                broken.setdefault(template, exc)
+                return Outcome(job.url, State.SKIPPED, error="not written: the note template fails", code=exc.code)
         if outcome.code == WriteError.code:
             unwritable.set()
         return outcome
 
     if workers == 1:
         yield from map(one, jobs)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
-        futures = [pool.submit(one, job) for job in jobs]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+            futures = [pool.submit(one, job) for job in jobs]
+            try:
+                for future in futures:
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+    if broken:  # the whole command's error, once the items in flight are done and reported
+        fault = next(iter(broken.values()))
+        raise ConfigError(f"{fault.message}; fix the template and run again (its items are not marked failed)",
+                          code=fault.code)
 
 
 def spread_by_host(jobs: Iterable[Job]) -> list[Job]:
@@ -170,11 +185,11 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
     try:
         return _fetch_and_write(url, item_id, run, now, hint, source)
     except WriteError as exc:  # the folder's fault, not the item's: it waits, queued, for a folder that works
-        if item_id is not None:
-            with contextlib.suppress(LedgerError):
-                run.ledger.requeue(item_id, run.clock(), retry_at=run.clock(), error=exc.message,
-                                   error_code=exc.code)
+        _requeue(run, item_id, exc)
         return Outcome(url, State.FAILED, error=exc.message, code=exc.code)
+    except ConfigError as exc:  # a note template that fails: the whole command's fault; the item waits too
+        _requeue(run, item_id, exc)
+        raise
     except IngestError as exc:
         if item_id is not None:
             with contextlib.suppress(LedgerError):
@@ -186,6 +201,12 @@ def ingest_url(url: str, run: Run, *, hint: FeedItem | None = None, source: Sour
                 run.ledger.finish_failed(item_id, run.clock(), error="interrupted", error_code="interrupted",
                                          retry_at=run.clock())
         raise
+
+
+def _requeue(run: Run, item_id: int | None, exc: IngestError) -> None:
+    if item_id is not None:
+        with contextlib.suppress(LedgerError):
+            run.ledger.requeue(item_id, run.clock(), retry_at=run.clock(), error=exc.message, error_code=exc.code)
 
 
 def _adopt(run: Run, item_id: int, note_path: str) -> None:

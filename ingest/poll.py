@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class SourceReport:
     found: int = 0  # entries in the document
     jobs: list[Job] = field(default_factory=list)  # new entries to ingest
     backfill_skipped: int = 0
+    known: int = 0  # entries new to the source whose URL is archived, ingested or queued already
     error: str | None = None
     moved_to: str | None = None  # the source's new URL after a permanent redirect
 
@@ -54,6 +56,22 @@ class PollSummary:
     @property
     def failed_sources(self) -> list[SourceReport]:
         return [s for s in self.sources if s.status == SourceStatus.FAILED]
+
+
+class NewKeys:
+    """The entries one poll counts as new: an entry two sources show is new in one of them only."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> bool:
+        """True the first time a key is taken."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
 
 
 def fresh_state(source: Source, now: datetime) -> SourceState:
@@ -91,10 +109,12 @@ def poll(run: Run, configured: list[Source], states: list[SourceState], *,
     (queued as each source was read) and items due for a retry."""
     by_name = {s.name: s for s in configured}
     summary = PollSummary()
+    new_keys = NewKeys()
     if states:
         workers = min(run.settings.concurrency, len(states))
         with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
-            for report in pool.map(lambda st: poll_source(run, st, by_name[st.name], due_only=due_only), states):
+            for report in pool.map(lambda st: poll_source(run, st, by_name[st.name], due_only=due_only,
+                                                          new_keys=new_keys), states):
                 summary.sources.append(report)
                 on_source(report)
     if run.dry_run:  # nothing was queued
@@ -118,13 +138,16 @@ def _due_jobs(run: Run, configured: list[Source]) -> list[Job]:
     return jobs
 
 
-def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool = True) -> SourceReport:
+def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool = True,
+                new_keys: NewKeys | None = None) -> SourceReport:
     """Fetch one source and find its new entries; the ledger records how it went."""
     now = run.clock()
+    if run.stop.is_set():  # it stays due for the next poll
+        return SourceReport(state.name, SourceStatus.SKIPPED, error="stopped before it started")
     if not run.dry_run and not run.ledger.claim_source(state.id, now, due_only=due_only):
         return SourceReport(state.name, SourceStatus.SKIPPED, error="being polled by another worker, or no longer due")
     try:
-        report = _read_source(run, state, source, now)
+        report = _read_source(run, state, source, now, new_keys or NewKeys())
     except IngestError as exc:
         failures = state.consecutive_failures + 1
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
@@ -142,7 +165,7 @@ def poll_source(run: Run, state: SourceState, source: Source, *, due_only: bool 
     return report
 
 
-def _read_source(run: Run, state: SourceState, source: Source, now: datetime) -> SourceReport:
+def _read_source(run: Run, state: SourceState, source: Source, now: datetime, new_keys: NewKeys) -> SourceReport:
     headers = _conditional_headers(state) if state.kind else {}
     result = run.fetcher.fetch(state.fetch_url, headers)
     moved_to = result.final_url if result.moved_permanently and result.final_url != state.fetch_url else None
@@ -168,10 +191,11 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
     if not state.backfilled:
         newest_first = sorted(new, key=lambda ki: _sort_key(ki[1]), reverse=True)
         to_ingest, skipped = newest_first[: source.backfill], newest_first[source.backfill:]
+    fresh = [(k, i) for k, i in to_ingest if _unknown(run, k) and new_keys.take(k)]
     if not run.dry_run:
         run.ledger.add_entries(state.id, [_entry(k, i, False) for k, i in to_ingest]
                                + [_entry(k, i, True) for k, i in skipped], now,
-                               queue=[QueuedItem(i.url, k, hint_json(i)) for k, i in to_ingest])
+                               queue=[QueuedItem(i.url, k, hint_json(i)) for k, i in fresh])
     publishes_every = publish_interval(run.ledger.recent_publish_times(state.id) if not run.dry_run
                                        else [i.published for i in items if i.published])
     interval = next_interval(state.every_s, run.settings, publishes_every=publishes_every,
@@ -181,9 +205,16 @@ def _read_source(run: Run, state: SourceState, source: Source, now: datetime) ->
             result, now, interval, fetch_url if fetch_url != state.fetch_url else moved_to,
             read=SourceRead(kind, body_hash, publishes_every), found_new=bool(new),
         ))
-    jobs = [Job(i.url, i, source, state.id) for _, i in to_ingest]
+    jobs = [Job(i.url, i, source, state.id) for _, i in fresh]
     return SourceReport(state.name, SourceStatus.NEW if jobs else SourceStatus.UNCHANGED, found=len(items), jobs=jobs,
-                        backfill_skipped=len(skipped), moved_to=moved_to)
+                        backfill_skipped=len(skipped), known=len(to_ingest) - len(fresh), moved_to=moved_to)
+
+
+def _unknown(run: Run, key: str) -> bool:
+    """Not archived, ingested nor waiting in the ledger: an entry to ingest (a URL that failed for
+    good is queued again when a source shows it anew)."""
+    known = run.known([key])
+    return known is None or known.outcome == State.FAILED
 
 
 def discover_kind(result: FetchResult) -> tuple[str, str]:

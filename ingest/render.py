@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import jinja2
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, TemplateError
 from .features import slug, url_host
 from .records import Document, Guess, Note
 from .validation import not_utf8
@@ -109,8 +109,11 @@ def render_note(document: Document, guess: Guess, template: jinja2.Template, *, 
     name = getattr(template, "filename", "template")
     try:
         text = template.render(**values)
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"{name}: note template failed: {exc}") from None
+    except Exception as exc:  # an undefined name, a filter or an expression that raises: the template's fault
+        problem = " ".join(str(exc).split())  # one line
+        if not isinstance(exc, jinja2.TemplateError):
+            problem = f"{type(exc).__name__}: {problem}"
+        raise TemplateError(f"{name}: note template failed: {problem}{_template_line(exc, name)}") from None
     _check_frontmatter(text, name)
     return Note(
         filename=note_filename(day, author, document.title, document.canonical_url),
@@ -170,6 +173,35 @@ def twin_text(text: str) -> str:
     return f"---\n{head}{sep}{body}"
 
 
+# a note as hostile to YAML as real titles and authors are
+_SAMPLE = Document(
+    url="https://example.org/2025/01/scaling-laws", canonical_url="https://example.org/2025/01/scaling-laws",
+    title='A title: with "quotes"', text="# Scaling laws\n\nA paragraph: with *emphasis*.",
+    author='Jane "JD" Doe', date="2025-01-31", sitename="Lab: notes", description="What it finds: in brief",
+    language="en", keywords=("scaling", "evaluation"),
+)
+_SAMPLE_GUESS = Guess(domain="ai-alignment", format="research-post", priority="medium",
+                      tags=("interpretability", "scaling-laws"), secondary_domains=("ai-governance",))
+
+
+def check_template(template: jinja2.Template) -> None:
+    """Render a sample note, hostile to YAML as real titles are: a template that fails on it
+    would fail on every item, so it is a configuration error before any work starts."""
+    render_note(_SAMPLE, _SAMPLE_GUESS, template, archived_on="2025-02-01")
+
+
+def _template_line(exc: Exception, name: str) -> str:
+    """The template's line where rendering failed, as " (line N)" (jinja2 maps its frames to the
+    template's lines); "" when the traceback does not say."""
+    lines = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
+            lines.append(tb.tb_lineno)
+        tb = tb.tb_next
+    return f" (line {lines[-1]})" if lines else ""
+
+
 def _check_frontmatter(text: str, template_name: str) -> None:
     """A template edit must never produce a note that downstream YAML readers choke on."""
     head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
@@ -177,10 +209,10 @@ def _check_frontmatter(text: str, template_name: str) -> None:
         loaded = yaml.safe_load(head) if text.startswith("---\n") and sep else None
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc)
-        raise ConfigError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "
-                          "quote the values with the yaml_quoted or yaml_scalar filters") from None
+        raise TemplateError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "
+                            "quote the values with the yaml_quoted or yaml_scalar filters") from None
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{template_name}: note template must start with a '---' YAML frontmatter block")
+        raise TemplateError(f"{template_name}: note template must start with a '---' YAML frontmatter block")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

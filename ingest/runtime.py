@@ -6,6 +6,7 @@ The CLI, and anything else that ingests, opens a Run with `open_run` and gets a 
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -106,9 +107,10 @@ def open_run(settings: Settings, *, dry_run: bool, force: bool, explain: bool = 
     """The Run for one command, closed afterwards. It guesses from the taxonomy alone until
     `refresh_model` gives it the learned model. A dry run creates no ledger and keeps no robots.txt."""
     from .politeness import polite_fetcher  # the HTTP client's libraries load when a run is opened
-    from .render import load_template
+    from .render import check_template, load_template
 
     template = load_template(settings.template)
+    check_template(template)  # a template that fails on any note: an error now, before any item is fetched
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ledger = open_ledger(settings.ledger_url, create=not dry_run, wait=settings.ledger_wait)
     fetcher = polite_fetcher(settings, robots_store=None if dry_run else ledger)
@@ -120,6 +122,35 @@ def open_run(settings: Settings, *, dry_run: bool, force: bool, explain: bool = 
         run.close()
         fetcher.close()
         ledger.close()
+
+
+@dataclass
+class Interrupted:
+    """The signal that stopped a run (None: none did)."""
+
+    signum: int | None = None
+
+
+@contextmanager
+def stop_on_signals(run: Run) -> Iterator[Interrupted]:
+    """While inside, SIGINT (Ctrl-C) and SIGTERM set `run.stop` instead of ending the process: no
+    new item starts, the items in flight finish (each written whole, and reported). Yields what
+    was received. Signal handlers belong to the main thread: elsewhere this does nothing."""
+    got = Interrupted()
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def stop(signum: int, _frame) -> None:
+        got.signum = got.signum or signum
+        run.stop.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def refresh_model(run: Run) -> tuple[Run, Learned]:

@@ -1083,13 +1083,11 @@ BAD_SETUPS = {
     "template-unknown-variable": Setup(
         _template(TEMPLATE.replace("{{ content }}", "{{ contents }}")),
         "note.md.j2: note template failed: 'contents' is undefined",
-        1,
     ),
     "template-makes-bad-yaml": Setup(
         _template(TEMPLATE.replace("{{ title | yaml_quoted }}", "{{ title }}")),
         "note.md.j2: note template produced invalid YAML frontmatter (mapping "
         "values are not allowed here at line 2, column 15); quote the values",
-        1,
     ),
     "output-folder-is-a-file": Setup(
         _output("notes"), "notes is a file, not a folder; give --output a folder", 1

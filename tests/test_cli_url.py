@@ -406,3 +406,28 @@ def test_a_duplicate_of_a_deleted_note_says_it_is_missing(cli, serve):
     [record] = [json.loads(line) for line in cli("url", "--json", url).stdout.splitlines()]
     assert record["status"] == "duplicate" and record["path"] == f"seeds/{note.name}"
     assert record["error"] == f"the note is missing; `ingest forget {url}` to ingest it again"
+
+
+def test_a_dry_run_of_a_batch_works_like_a_dry_run_of_one_url(cli, serve, httpserver):
+    # issue 15.9: the in-memory dry-run ledger was one per thread (empty), or refused other threads
+    from conftest import article
+
+    urls = [serve(f"/p{n}", article(n)) for n in range(10)]
+    (cli.root / "urls.txt").write_text("\n".join(urls) + "\n")
+    for args in (urls, ["-i", "urls.txt"]):
+        result = cli("url", "--dry-run", *args)
+        assert result.exit_code == 0, result.output
+        assert result.stderr.count("dry run: would create seeds/") == 10, result.stderr
+        assert result.stdout.count("---\ntype: source\n") == 10
+        assert "cannot read" not in result.stderr
+        assert cli.notes() == []
+        assert not (cli.root / "state").exists()  # no ledger made
+    # with an existing ledger: it is read, never changed
+    cli("url", urls[0])
+    before = (cli.root / "state" / "ledger.db").read_bytes()
+    result = cli("url", "--dry-run", "-i", "urls.txt")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"duplicate {urls[0]}")
+    assert result.stderr.count("dry run: would create seeds/") == 9
+    assert (cli.root / "state" / "ledger.db").read_bytes() == before
+    assert len(cli.notes()) == 1

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
+import frontmatter
 import pytest
 
 from conftest import requests_to
@@ -173,3 +175,107 @@ def test_a_poll_stops_writing_at_the_first_full_disk_error_and_loses_no_entry(cl
     again = cli("poll", "--all")
     assert again.exit_code == 0, again.output
     assert len(list(inbox.glob("*.md"))) == 3
+
+
+# -- the note template ------------------------------------------------------------------------
+# a template that cannot render is the configuration's fault, not the items': exit 2, and the items
+# wait, queued, for a template that works (issue 15.6). One that fails on any note is refused before
+# any work; these fail only on some notes (here: titles without a colon), so they fail mid-run.
+
+GOOD_TEMPLATE = "---\ntitle: {{ title | yaml_quoted }}\nurl: {{ url | yaml_scalar }}\n---\n{{ content }}\n"
+BROKEN_TEMPLATES = {
+    "undefined": '---\ntitle: {{ title | yaml_quoted }}\nsubtitle: {{ title.split(": ")[1] | yaml_quoted }}\n---\n',
+    "raising": "---\ntitle: {{ title | yaml_quoted }}\nparts: {{ 2 // title.count(':') }}\n---\n",
+    "not YAML": "---\ntitle: {{ title | yaml_quoted }}\n{{ 'x: [' if ':' not in title else 'y: 1' }}\n---\n",
+    "syntax": "---\ntitle: x\n---\n{% if %}\n",  # refused when loaded
+}
+
+
+def feed_with(site, name: str, numbers: range) -> str:
+    from conftest import article, rss
+
+    for n in numbers:
+        site.put(f"/{name}/posts/{n}", article(n))
+    entries = rss(site.base + f"/{name}", [(n, datetime(2025, 3, n, tzinfo=UTC)) for n in numbers])
+    return site.put(f"/{name}/feed.xml", entries, "application/rss+xml")
+
+
+def sources_toml(*sources: tuple[str, str, str | None]) -> str:
+    return "".join(f'[[source]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\nbackfill = 10\n'
+                   + (f'template = "{template}"\n' if template else "") for name, url, template in sources)
+
+
+def use_template(root: Path, text: str) -> Path:
+    template = root / "config" / "note.md.j2"
+    template.write_text(text, encoding="utf-8")
+    config = root / "config" / "ingest.toml"
+    if "template = " not in config.read_text(encoding="utf-8"):
+        with open(config, "a", encoding="utf-8") as out:
+            out.write('template = "note.md.j2"\n')
+    return template
+
+
+@pytest.mark.parametrize("broken", ["undefined", "raising", "not YAML"])
+def test_a_template_that_fails_during_a_poll_keeps_the_items_queued(cli, site, workspace, broken):
+    template = use_template(workspace, BROKEN_TEMPLATES[broken])
+    site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 4)), None)))
+    result = cli("poll")
+    assert result.exit_code == 2, result.output
+    [error] = result.stderr.splitlines()
+    assert error.startswith(f"ingest: {template}: note template ")
+    assert error.endswith("; fix the template and run again (its items are not marked failed)")
+    assert "Traceback" not in result.output and "failed item" not in result.output
+    assert cli.notes() == []
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)] * 3
+    # a template that fails on any note is refused before anything is fetched; the items still wait
+    use_template(workspace, BROKEN_TEMPLATES["syntax"])
+    before = sum(site.hits(f"/lab/posts/{n}") for n in range(1, 4))
+    refused = cli("poll", "--all")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(f"ingest: {template}:") and "note template is broken" in refused.stderr
+    assert sum(site.hits(f"/lab/posts/{n}") for n in range(1, 4)) == before
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)] * 3
+    use_template(workspace, GOOD_TEMPLATE)
+    again = cli("poll")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created seeds/") == 3
+    assert rows(workspace, "SELECT outcome FROM items") == [("created",)] * 3
+
+
+@pytest.mark.parametrize("broken", ["undefined", "syntax"])
+def test_a_broken_source_template_keeps_its_items_queued_and_the_other_sources_go_on(cli, site, workspace, broken):
+    template = workspace / "config" / "lab.md.j2"
+    template.write_text(BROKEN_TEMPLATES[broken], encoding="utf-8")
+    site.sources(sources_toml(("lab", feed_with(site, "lab", range(1, 3)), "lab.md.j2"),
+                              ("other", feed_with(site, "other", range(4, 6)), None)))
+    result = cli("poll")
+    assert result.exit_code == 2, result.output
+    assert str(template) in result.stderr and "fix the template" in result.stderr
+    assert sorted(frontmatter.load(p)["url"] for p in cli.notes()) == [f"{site.base}/other/posts/{n}" for n in (4, 5)]
+    assert rows(workspace, "SELECT url, outcome FROM items WHERE url LIKE '%/lab/%' ORDER BY url") == [
+        (f"{site.base}/lab/posts/{n}", "queued") for n in (1, 2)]
+    template.write_text(GOOD_TEMPLATE, encoding="utf-8")
+    again = cli("poll")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created seeds/") == 2
+    assert len(cli.notes()) == 4
+
+
+def test_a_template_that_fails_for_given_urls_fails_none_of_them(cli, site, workspace):
+    template = use_template(workspace, BROKEN_TEMPLATES["raising"])
+    with open(workspace / "config" / "ingest.toml", "a", encoding="utf-8") as config:
+        config.write("concurrency = 1\n")
+    from conftest import article
+
+    urls = [site.put(f"/p{n}", article(n)) for n in range(3)]
+    result = cli("url", *urls)
+    assert result.exit_code == 2, result.output
+    assert str(template) in result.stderr and "fix the template" in result.stderr
+    assert site.hits("/p1") == site.hits("/p2") == 0  # the same fault would hit each: not started
+    assert rows(workspace, "SELECT outcome FROM items") == [("queued",)]  # nothing recorded as failed
+    dry = cli("url", "--dry-run", urls[0])
+    assert dry.exit_code == 2 and "fix the template" in dry.stderr
+    use_template(workspace, GOOD_TEMPLATE)
+    again = cli("url", *urls)
+    assert again.exit_code == 0, again.output
+    assert len(cli.notes()) == 3

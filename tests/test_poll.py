@@ -287,3 +287,38 @@ def test_prepare_in_a_worker_process_gives_what_it_gives_here():
     finally:
         there.close()
     assert not _worker  # this process never became a worker
+
+
+def test_entries_already_archived_are_counted_as_known_not_new(cli, site):
+    # issue 15.13: "3 new of 8" then one item line and "1 duplicate(s)": the counts must say what happens
+    for n in range(1, 9):
+        site.put(f"/posts/{n}", article(n))
+    site.put("/feed.xml", rss(site.base, [(n, T0 + timedelta(days=n)) for n in range(1, 9)]), "application/rss+xml")
+    site.sources(feed_source(site, extra="backfill = 10") + feed_source(site, "mirror", "/mirror.xml"))
+    site.put("/mirror.xml", rss(site.base, [(8, T0 + timedelta(days=8))]), "application/rss+xml")
+    assert cli("url", f"{site.base}/posts/1", f"{site.base}/posts/2").exit_code == 0  # ingested already
+    vault = cli.root / "vault"
+    vault.mkdir()
+    (vault / "by-hand.md").write_text(f"---\ntype: source\nurl: {site.base}/posts/3\n---\nMine.\n")  # archived
+    config = cli.root / "config" / "ingest.toml"
+    config.write_text(config.read_text() + 'archive_dir = "../vault"\n')
+
+    check = cli("sources", "check", "lab")
+    assert check.exit_code == 0, check.output
+    assert check.output.splitlines()[0] == "source lab: 8 entries, 5 would be ingested, 3 already known"
+    assert sorted(line.split()[1] for line in check.output.splitlines()[1:]) == [
+        f"{site.base}/posts/{n}" for n in range(4, 9)]
+
+    result = cli("poll")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "source lab: 5 new of 8, 3 already known" in lines
+    # the same entry in two sources is new in one of them only
+    assert {line for line in lines if line.startswith("source mirror")} <= {
+        "source mirror: 1 new of 1", "source mirror: 0 new of 1, 1 already known"}
+    news = sum(int(line.split(": ")[1].split()[0]) for line in lines if line.startswith("source "))
+    assert news == 5
+    assert sum(line.startswith("created ") for line in lines) == 5
+    assert not any(line.startswith("duplicate ") for line in lines)
+    assert lines[-1] == "polled 2 source(s): 5 new note(s), 0 duplicate(s), 0 failed item(s), 0 failed source(s)"
+    assert all(site.hits(f"/posts/{n}") == 1 for n in range(1, 9) if n != 3) and site.hits("/posts/3") == 0

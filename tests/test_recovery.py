@@ -258,7 +258,7 @@ def test_a_poll_leaves_an_item_a_live_worker_holds(cli, site):
 
     result = cli("poll")
     assert result.exit_code == 0, result.output
-    assert "source lab: 1 new of 1" in result.stdout
+    assert "source lab: 0 new of 1, 1 already known" in result.stdout  # another worker is ingesting it
     assert "0 failed item(s)" in result.stdout
     assert site.hits("/posts/1") == 0 and cli.notes() == []
     assert sql(cli.root, "SELECT outcome FROM items") == [("pending",)]

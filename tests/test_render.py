@@ -11,10 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, TemplateError
 from ingest.features import slug
 from ingest.records import Document, Guess
-from ingest.render import MAX_NAME, load_template, note_filename, render_note, yaml_flow, yaml_quoted, yaml_scalar
+from ingest.render import MAX_NAME, check_template, load_template, note_filename, render_note, yaml_flow, yaml_quoted, yaml_scalar
 
 SPEC_FIELDS = [
     "type", "title", "author", "url", "date", "domain", "secondary_domains",
@@ -372,3 +372,32 @@ def test_custom_template_is_used(tmp_path):
     post = frontmatter.loads(note.text)
     assert post.metadata == {"title": _doc().title, "site": "Anthropic"}
     assert post.content.startswith("# Heading")
+
+
+
+@pytest.mark.parametrize(("source", "line", "problem"), [
+    ("---\ntitle: {{ title | yaml_quoted }}\nn: {{ (tags | length) // 0 }}\n---\n", 3,
+     "ZeroDivisionError: integer division or modulo by zero"),
+    ("---\ntitle: {{ title | yaml_quoted }}\n\nby: {{ writer.name }}\n---\n", 4, "'writer' is undefined"),
+    ("---\ntitle: {{ title | yaml_quoted }}\nn: {{ '%d' % title }}\n---\n", 3, "TypeError: "),
+])
+def test_a_template_that_raises_while_rendering_is_a_template_error_naming_file_and_line(tmp_path, source, line,
+                                                                                        problem):
+    # issue 15.6: any exception while rendering is the template's fault, a jinja2 error or not
+    path = tmp_path / "custom.md.j2"
+    path.write_text(source, encoding="utf-8")
+    with pytest.raises(TemplateError) as info:
+        render_note(_doc(), GUESS, load_template(path), archived_on="2026-01-01")
+    assert info.value.message.startswith(f"{path}: note template failed: {problem}")
+    assert info.value.message.endswith(f" (line {line})")
+    assert "\n" not in info.value.message
+
+
+def test_a_template_that_fails_on_the_sample_note_is_refused_before_any_work(tmp_path):
+    path = tmp_path / "custom.md.j2"
+    path.write_text("---\ntitle: {{ title }}\n---\n", encoding="utf-8")  # fine until a title has ": "
+    template = load_template(path)
+    render_note(_doc(title="Plain"), GUESS, template, archived_on="2026-01-01")
+    with pytest.raises(TemplateError, match="invalid YAML frontmatter"):
+        check_template(template)
+    check_template(load_template())  # the built-in one renders it

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 
 import click
 
@@ -10,6 +12,17 @@ from ..records import State
 from . import configured_sources, guard, main, read_sources, run_for, settings_from, with_current_model
 from .report import Report, report_learned
 from .typed import given_urls
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C while no item is in flight (reading URLs, the archive, learning) ends the command at
+    once, as one line and exit 130 (click would say "Aborted!" and exit 1)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("ingest: interrupted", err=True)
+        raise click.exceptions.Exit(128 + signal.SIGINT) from None
 
 
 @main.command("url")
@@ -23,11 +36,14 @@ from .typed import given_urls
               "(status: reextracted, not new work).")
 @click.option("--explain", is_flag=True, help="Show the top signals behind each guessed field (on stderr).")
 @click.pass_context
+@_interruptible()
 def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain):
     """Archive one or more article URLs as source notes.
 
     Prints one line per URL: `created PATH`, `duplicate URL (archived as PATH)` or
-    `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed.
+    `failed URL: REASON`. Exit 0 when every URL was created or a duplicate, 1 when any failed, 2
+    when the settings or the note template are at fault. Ctrl-C starts no new URL, lets those in
+    flight finish, and exits 130.
     With --explain, each guessed field (domain, secondary domains, format, priority, tags) is
     followed by the signals behind it; with --json they are the record's "explain".
     """
@@ -36,16 +52,28 @@ def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain)
         raise click.UsageError("give at least one URL, or -i FILE")
     settings = settings_from(ctx, output_dir=output)
     from ..pipeline import Job, all_known, ingest_many
+    from ..runtime import stop_on_signals
 
-    failed = False
     with (run_for(settings, dry_run=dry_run, force=force, explain=explain) as run,
           Report(as_json, dry_run, len(given), guesses=run.guesses if explain else None) as report):
         _catch_up(run)
         if force or not guard(lambda: all_known(run, given)):  # the model is only needed for new notes
             run = with_current_model(run)
-        for outcome in guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome))):
-            failed |= outcome.status == State.FAILED
-    ctx.exit(1 if failed else 0)
+        with stop_on_signals(run) as interrupted:
+            outcomes = guard(lambda: list(ingest_many(run, [Job(u) for u in given], on_done=report.outcome)))
+    _exit_if_interrupted(ctx, interrupted.signum, outcomes, "run the command again for them")
+    ctx.exit(1 if any(o.status == State.FAILED for o in outcomes) else 0)
+
+
+def _exit_if_interrupted(ctx, signum: int | None, outcomes, rest: str) -> None:
+    """A signal stopped the items: say how many were not started, and exit 128 + the signal."""
+    from ..pipeline import STOPPED
+
+    if signum is None:
+        return
+    not_started = sum(1 for o in outcomes if o.code == STOPPED)
+    click.echo(f"ingest: interrupted: {not_started} item(s) not started; {rest}", err=True)
+    ctx.exit(128 + signum)
 
 
 def _catch_up(run) -> None:
@@ -77,14 +105,17 @@ def _source_reporter(settings, report):
 @click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per source, one per item.")
 @click.pass_context
+@_interruptible()
 def poll_command(ctx, names, every_source, output, as_json):
     """One pass over the sources that are due (or those named, or all).
 
     New entries become notes; a source's first poll ingests only its `backfill` newest entries.
-    Exit 1 when a source or an item failed.
+    Exit 1 when a source or an item failed, 2 when the settings or the note template are at fault.
+    Ctrl-C starts no new item, lets those in flight finish, and exits 130 (the rest stay queued).
     """
     settings = settings_from(ctx, output_dir=output)
     from ..poll import choose_sources, poll
+    from ..runtime import stop_on_signals
 
     configured = configured_sources(settings)
     with run_for(settings, dry_run=False, force=False) as run, Report(as_json) as report:
@@ -92,8 +123,9 @@ def poll_command(ctx, names, every_source, output, as_json):
         run = with_current_model(run)
         states = guard(lambda: choose_sources(run, configured, names=list(names), every_source=every_source))
         on_source = _source_reporter(settings, report)
-        summary = guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
-                                      due_only=not (names or every_source)))
+        with stop_on_signals(run) as interrupted:
+            summary = guard(lambda: poll(run, configured, states, on_source=on_source, on_outcome=report.outcome,
+                                          due_only=not (names or every_source)))
     failed_items = summary.count(State.FAILED)
     line = (f"polled {len(summary.sources)} source(s): {summary.count(State.CREATED)} new note(s), "
             f"{summary.count(State.DUPLICATE)} duplicate(s), {failed_items} failed item(s), "
@@ -102,6 +134,7 @@ def poll_command(ctx, names, every_source, output, as_json):
         click.echo(json.dumps({"summary": line}))
     else:
         click.echo(line)
+    _exit_if_interrupted(ctx, interrupted.signum, summary.outcomes, "they stay queued for the next poll")
     ctx.exit(1 if failed_items or summary.failed_sources else 0)
 
 

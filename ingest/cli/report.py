@@ -84,7 +84,7 @@ class Report:
             self.progress.update(self.task, total=total)
         if self.as_json:
             click.echo(json.dumps({"source": report.name, "status": report.status, "found": report.found,
-                                   "new": len(report.jobs), "error": report.error}))
+                                   "new": len(report.jobs), "known": report.known, "error": report.error}))
             return
         if report.status == SourceStatus.FAILED:
             self.echo(f"source {report.name} failed: {report.error}")
@@ -93,10 +93,15 @@ class Report:
         elif report.status == SourceStatus.UNCHANGED and not report.found:
             self.echo(f"source {report.name}: unchanged")
         else:
-            extra = f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""
-            self.echo(f"source {report.name}: {len(report.jobs)} new of {report.found}{extra}")
+            self.echo(f"source {report.name}: {len(report.jobs)} new of {report.found}{left_out(report)}")
         if report.moved_to:
             self.echo(f"source {report.name} moved permanently to {report.moved_to}; sources file updated")
+
+
+def left_out(report) -> str:
+    """What a source's poll found but does not ingest: known already, or older than the backfill."""
+    return ((f", {report.known} already known" if report.known else "")
+            + (f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""))
 
 
 EXPLAINED = ("domain", "secondary_domains", "format", "priority", "tags")

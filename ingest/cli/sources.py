@@ -137,7 +137,9 @@ def sources_remove(ctx, name):
 def sources_check(ctx, name):
     """Fetch a source once and show what would be ingested; nothing is written or recorded."""
     settings = settings_from(ctx)
+    from ..pipeline import sync_archive
     from ..poll import fresh_state, poll_source
+    from .report import left_out
 
     configured = {s.name: s for s in configured_sources(settings)}
     if name not in configured:
@@ -148,12 +150,12 @@ def sources_check(ctx, name):
         state = known.get(name) or fresh_state(source, run.clock())
         # parse even an unchanged document: the point is to show what it holds
         state = dataclasses.replace(state, etag=None, last_modified=None, body_hash=None)
+        guard(lambda: sync_archive(run))  # an entry already archived is not one that would be ingested
         report = guard(lambda: poll_source(run, state, source, due_only=False))
     if report.status == SourceStatus.FAILED:
         click.echo(f"source {name} failed: {report.error}")
         ctx.exit(1)
-    click.echo(f"source {name}: {report.found} entries, {len(report.jobs)} would be ingested"
-               + (f", {report.backfill_skipped} older left out (backfill)" if report.backfill_skipped else ""))
+    click.echo(f"source {name}: {report.found} entries, {len(report.jobs)} would be ingested{left_out(report)}")
     for job in report.jobs:
         date = job.hint.published.date().isoformat() if job.hint and job.hint.published else "----------"
         title = job.hint.title if job.hint and job.hint.title else ""

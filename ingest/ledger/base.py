@@ -3,6 +3,8 @@ and writes tried again when another process races them to the same new rows."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime
 from typing import overload
 
@@ -20,6 +22,10 @@ class LedgerBase:
     def __init__(self, engine: sa.Engine, url: str):
         self.engine = engine
         self.url = url
+        # an in-memory database is one connection, which threads must use one at a time (reentrant:
+        # a thread may read again while it holds it)
+        self._turn: contextlib.AbstractContextManager = (
+            threading.RLock() if in_memory(url) else contextlib.nullcontext())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -39,19 +45,26 @@ class LedgerBase:
                                       "rows); try again") from None
 
     def _guard(self, what: str):
-        return _LedgerErrors(self.url, what)
+        return _LedgerErrors(self.url, what, self._turn)
+
+
+def in_memory(url: str) -> bool:
+    return url == "sqlite://" or url.endswith(":memory:")
 
 
 class _LedgerErrors:
-    """Turn driver errors into one clear LedgerError that says what to do."""
+    """Turn driver errors into one clear LedgerError that says what to do; hold the ledger's turn
+    (in-memory ledgers only) while the work is done."""
 
-    def __init__(self, url: str, what: str):
-        self.url, self.what = url, what
+    def __init__(self, url: str, what: str, turn: contextlib.AbstractContextManager):
+        self.url, self.what, self.turn = url, what, turn
 
     def __enter__(self):
+        self.turn.__enter__()
         return self
 
     def __exit__(self, kind, exc, tb):
+        self.turn.__exit__(kind, exc, tb)
         if exc is None or not isinstance(exc, DatabaseError) or isinstance(exc, IntegrityError):
             return False
         text = str(exc.orig) if getattr(exc, "orig", None) else str(exc)

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..errors import LedgerError
-from .base import LedgerBase
+from .base import LedgerBase, in_memory
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -202,13 +202,14 @@ def usable_url(url: str, create: bool) -> str:
 def make_engine(url: str, wait: float) -> sa.Engine:
     try:
         if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"timeout": wait})
+            engine = (_memory_engine(url) if in_memory(url)
+                      else sa.create_engine(url, connect_args={"timeout": wait}))
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn, _record):  # WAL lets readers work while a poll writes
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA foreign_keys=ON")
-                if url != "sqlite://":
+                if not in_memory(url):
                     _use_wal(cur, wait)
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
@@ -217,6 +218,12 @@ def make_engine(url: str, wait: float) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise LedgerError(f"ledger URL {url!r} is not usable ({exc}); give a SQLite path or a database URL") from None
+
+
+def _memory_engine(url: str) -> sa.Engine:
+    """An in-memory SQLite database lives in its one connection: every thread of a run (a dry
+    run of a batch) must get that connection, not one of its own (LedgerBase takes turns on it)."""
+    return sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
 
 
 def _use_wal(cur, wait: float) -> None:
