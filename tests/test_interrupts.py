@@ -240,3 +240,18 @@ def test_ctrl_c_while_no_item_is_in_flight_ends_the_command_at_once(workspace, c
     c.proc.stdin.close()
     assert c.stderr == "ingest: interrupted\n"
     assert held.arrived == [] and c.stdout == ""
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(workspace, command):
+    c = command("sources", "import-opml", "-", stdin=subprocess.PIPE)  # the OPML is still being pasted
+    assert c.proc.stdin is not None
+    c.proc.stdin.write(b"<opml version='2.0'>\n")
+    c.proc.stdin.flush()
+    wchan = Path(f"/proc/{c.proc.pid}/wchan")
+    if not wchan.exists():
+        pytest.skip("needs Linux's /proc to see the command wait for input")
+    c.wait_for(lambda: "pipe" in wchan.read_text(), "the command waiting for more input")
+    c.proc.send_signal(signal.SIGINT)
+    assert c.finish() == 130
+    c.proc.stdin.close()
+    assert c.stderr == "ingest: interrupted\n" and c.stdout == ""

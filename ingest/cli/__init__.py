@@ -1,6 +1,7 @@
 """Command line: flags → settings → library calls; every IngestError becomes one line and an exit code.
 
-Exit codes: 0 all done, 1 some item failed, 2 usage or configuration error. This module holds the
+Exit codes: 0 all done, 1 some item failed, 2 usage or configuration error, 128 + the signal
+when Ctrl-C (130) or SIGTERM (143) stopped it. This module holds the
 command group and what every command shares; the commands live beside it (ingesting, sources,
 maintenance) and the terminal output in report.py.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 
 import click
@@ -26,7 +28,20 @@ class Fatal(click.ClickException):
         click.echo(f"ingest: {self.message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group. Ctrl-C where a command has not taken it over itself (reading URLs from
+    stdin, the archive, learning, doctor…) ends the command at once, as one line and exit 130;
+    click would say "Aborted!" and exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("ingest: interrupted", err=True)
+            raise click.exceptions.Exit(128 + signal.SIGINT) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", envvar="INGEST_CONFIG",
               help="Settings file (default: ./config/ingest.toml).")
 @click.version_option(__version__, prog_name="ingest")

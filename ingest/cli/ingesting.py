@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 
 import click
 
@@ -12,17 +10,6 @@ from ..records import State
 from . import configured_sources, guard, main, read_sources, run_for, settings_from, with_current_model
 from .report import Report, report_learned
 from .typed import given_urls
-
-
-@contextlib.contextmanager
-def _interruptible():
-    """Ctrl-C while no item is in flight (reading URLs, the archive, learning) ends the command at
-    once, as one line and exit 130 (click would say "Aborted!" and exit 1)."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        click.echo("ingest: interrupted", err=True)
-        raise click.exceptions.Exit(128 + signal.SIGINT) from None
 
 
 @main.command("url")
@@ -36,7 +23,6 @@ def _interruptible():
               "(status: reextracted, not new work).")
 @click.option("--explain", is_flag=True, help="Show the top signals behind each guessed field (on stderr).")
 @click.pass_context
-@_interruptible()
 def url_command(ctx, urls, input_file, output, dry_run, as_json, force, explain):
     """Archive one or more article URLs as source notes.
 
@@ -105,7 +91,6 @@ def _source_reporter(settings, report):
 @click.option("-o", "--output", metavar="DIR", help="Write notes to DIR instead of output_dir.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one per source, one per item.")
 @click.pass_context
-@_interruptible()
 def poll_command(ctx, names, every_source, output, as_json):
     """One pass over the sources that are due (or those named, or all).
 
