@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .archive import read_frontmatter
-from .errors import IngestError
+from .errors import IngestError, TemplateError
 from .ledger import Snapshot
 from .pipeline import hint_from_json, note_digest
 from .runtime import Run
@@ -49,11 +49,15 @@ class Reextracted:
 
 
 def reextract(run: Run, snapshots: list[Snapshot], configured: list[Source]) -> Iterator[Reextracted]:
+    """Each snapshot's note made again; a template that fails is raised (TemplateError), not put
+    on the note: every later note would fail alike, and the note is not at fault."""
     by_id: dict[int | None, str] = {s.id: s.name for s in run.ledger.source_states()}  # None: no source
     by_name = {s.name: s for s in configured}
     for snap in snapshots:
         try:
             yield _one(run, snap, by_name.get(by_id.get(snap.source_id, "")))
+        except TemplateError:
+            raise
         except IngestError as exc:
             yield Reextracted(snap.url, Action.FAILED, path=snap.note_path, error=exc.message)
 

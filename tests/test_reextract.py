@@ -186,3 +186,19 @@ def test_a_forced_copy_is_rewritten_as_a_copy(cli, serve, template):
     assert f"rewrote seeds/{note.name}" in result.stdout and f"rewrote seeds/{twin.name}" in result.stdout
     assert len(cli.notes()) == 2 and "## Reading log" in twin.read_text(encoding="utf-8")
     assert frontmatter.load(twin)["status"] == "reextracted" and inbox(cli) == [note.name]
+
+
+def test_a_template_that_fails_on_a_note_stops_reextract_with_exit_2_and_the_note_kept(cli, serve, template):
+    urls = [serve(f"/posts/{n}", article(n)) for n in (1, 2, 3)]
+    assert cli("url", *urls).exit_code == 0
+    [second] = [p for p in cli.notes() if "research-note-2" in p.name]
+    before = second.read_bytes()
+    # fails on one note only: the sample note a run checks at start passes
+    template.write_text(template.read_text(encoding="utf-8")
+                        + "{% if title.endswith('note 2') %}{{ 1 // 0 }}{% endif %}\n", encoding="utf-8")
+    result = cli("reextract")
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("ingest: ") and "note.md.j2: note template failed" in line, line
+    assert "failed" not in result.stdout  # not reported as the note's failure
+    assert second.read_bytes() == before and len(cli.notes()) == 3

@@ -121,9 +121,12 @@ def reextract_command(ctx, urls, since, dry_run):
         for url in missing:
             click.echo(f"no snapshot {one_line(url)}: ingested before snapshots were kept; "
                        f"`ingest url --force {url}` fetches it again")
-        for done in guard(lambda: list(reextract(run, found, configured))):
-            counts[done.action] = counts.get(done.action, 0) + 1
-            _report_reextracted(done)
+        try:
+            for done in reextract(run, found, configured):  # each reported as it is made
+                counts[done.action] = counts.get(done.action, 0) + 1
+                _report_reextracted(done)
+        except IngestError as exc:  # the template, or the ledger: the notes not reached keep their text
+            raise Fatal(exc.message) from None
     if keys is not None and not (found or missing):
         click.echo("no note of ingest's has these URLs")
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
