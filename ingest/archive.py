@@ -72,11 +72,19 @@ def read_frontmatter(path: Path) -> tuple[dict | None, str, str | None]:
     """(fields as strings, the body, None), (None, "", a problem), or (None, "", None) for a page
     without frontmatter (an index, a README: nothing to learn)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM from a Windows editor hides the "---"
-    except UnicodeDecodeError:
-        return None, "", "not UTF-8 text"
+        data = path.read_bytes()
     except OSError as exc:
         return None, "", exc.strerror
+    return frontmatter_of(data)
+
+
+def frontmatter_of(data: bytes) -> tuple[dict | None, str, str | None]:
+    """read_frontmatter for a note's bytes already read."""
+    try:
+        text = data.decode("utf-8-sig")  # -sig: a BOM from a Windows editor hides the "---"
+    except UnicodeDecodeError:
+        return None, "", "not UTF-8 text"
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text's universal newlines did
     if not text.startswith("---"):
         return None, "", None
     try:

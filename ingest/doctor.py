@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .archive import note_folders, read_frontmatter, read_note_url, scan_archive
+from .archive import frontmatter_of, note_folders, read_note_url, scan_archive
 from .config import Settings
 from .ledger import Ledger
 from .records import State
@@ -111,13 +111,14 @@ def _statuses(archived: list[tuple[str, str | None]]) -> dict[str, str | None]:
             counts[key] = counts.get(key, 0) + 1
     statuses: dict[str, str | None] = {}
     for path, key in archived:
-        if not (key and counts[key] > 1) and twin_original(Path(path).name) is None:
-            try:
-                if not _TWIN_STATUS_LINE.search(Path(path).read_bytes()):
-                    continue
-            except OSError:
-                continue
-        meta, _, _ = read_frontmatter(Path(path))
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue  # gone meanwhile: no status to say
+        if not (key and counts[key] > 1) and twin_original(Path(path).name) is None \
+                and not _TWIN_STATUS_LINE.search(data):
+            continue
+        meta, _, _ = frontmatter_of(data)
         status = (meta or {}).get("status")
         statuses[path] = status if isinstance(status, str) else None
     return statuses

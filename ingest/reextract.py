@@ -16,7 +16,7 @@ from enum import StrEnum
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .archive import read_frontmatter
+from .archive import frontmatter_of
 from .errors import IngestError, TemplateError
 from .ledger import Snapshot
 from .pipeline import hint_from_json, note_digest
@@ -78,7 +78,7 @@ def _one(run: Run, snap: Snapshot, source: Source | None) -> Reextracted:
     prepared = run.prepare(page_of(result, full_text), snap.fetched_at.date(), hint_from_json(snap.url, snap.hint),
                            source)
     current = path.read_bytes()
-    meta, _, _ = read_frontmatter(path)
+    meta, _, _ = frontmatter_of(current)
     status = (meta or {}).get("status")
     # a second version ingest wrote (url --force) is made again as one, never as new work
     text = twin_text(prepared.note.text) if status == TWIN_STATUS else prepared.note.text

@@ -164,13 +164,20 @@ def twin_original(name: str) -> str | None:
 def twin_text(text: str) -> str:
     """A rendered note as a second version: `status: reextracted` in its frontmatter (added when a
     template has no status line), whatever the template says."""
-    head, sep, body = text.removeprefix("---\n").partition("\n---\n")
-    if not (text.startswith("---\n") and sep):  # render_note checked this; guard other callers
+    split = _split_frontmatter(text)
+    if split is None:  # render_note checked this; guard other callers
         raise ValueError("a note must start with a '---' YAML frontmatter block")
+    head, body = split
     head, found = _STATUS_LINE.subn(f"status: {TWIN_STATUS}", head)
     if not found:
         head += f"\nstatus: {TWIN_STATUS}"
-    return f"---\n{head}{sep}{body}"
+    return f"---\n{head}\n---\n{body}"
+
+
+def _split_frontmatter(text: str) -> tuple[str, str] | None:
+    """(the frontmatter between the '---' lines, the rest) of a rendered note; None without one."""
+    head, sep, body = text.removeprefix("---\n").partition("\n---\n")
+    return (head, body) if text.startswith("---\n") and sep else None
 
 
 # a note as hostile to YAML as real titles and authors are
@@ -204,9 +211,9 @@ def _template_line(exc: Exception, name: str) -> str:
 
 def _check_frontmatter(text: str, template_name: str) -> None:
     """A template edit must never produce a note that downstream YAML readers choke on."""
-    head, sep, _ = text.removeprefix("---\n").partition("\n---\n")
+    split = _split_frontmatter(text)
     try:
-        loaded = yaml.safe_load(head) if text.startswith("---\n") and sep else None
+        loaded = yaml.safe_load(split[0]) if split else None
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc)
         raise TemplateError(f"{template_name}: note template produced invalid YAML frontmatter ({problem}); "

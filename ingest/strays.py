@@ -73,13 +73,12 @@ def _stray(pid: str) -> Stray | None:
         if role is None:
             return None
         environ = (entry / "environ").read_bytes().split(b"\0")
-        stat = (entry / "stat").read_text()
+        fields = _stat(int(pid))
     except OSError:  # ended meanwhile, or another user's
         return None
     marker = OWNER_VARIABLE.encode() + b"="
     owner = next((int(v[len(marker):]) for v in environ if v.startswith(marker) and v[len(marker):].isdigit()),
                  None)
-    fields = stat.rpartition(")")[2].split()  # after the name, which may hold spaces and parentheses
     state, parent, started, pages = fields[0], int(fields[1]), int(fields[19]), int(fields[21])
     if owner is None or state == "Z" or parent == owner or _alive_since(owner, started):
         return None
@@ -89,9 +88,15 @@ def _stray(pid: str) -> Stray | None:
 def _alive_since(pid: int, before: int) -> bool:
     """The process `pid` runs and was started no later than `before` (else the pid is another's now)."""
     try:
-        return int((PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()[19]) <= before
+        return int(_stat(pid)[19]) <= before
     except (OSError, IndexError, ValueError):
         return False
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the process's name (which may hold spaces and
+    parentheses): state, parent, …; index 19 is the start time in clock ticks after boot."""
+    return (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
 
 
 def _is(stray: Stray) -> bool:

@@ -205,6 +205,16 @@ def zeros_gz() -> bytes:
     return gzip.compress(bytes(200_000_000), compresslevel=9)
 
 
+def refused_with_peak(fetch, url: str, **settings):
+    """The error fetching `url` fails with, and the most memory Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        error = fails(fetch, url, **settings)
+        return error, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("layers", [2, 3])
 def test_a_stacked_gzip_bomb_is_stopped_with_little_memory(raw, fetch, zeros_gz, layers):
     body = zeros_gz
@@ -212,12 +222,7 @@ def test_a_stacked_gzip_bomb_is_stopped_with_little_memory(raw, fetch, zeros_gz,
         body = gzip.compress(body, compresslevel=9)
     encoding = ", ".join(["gzip"] * layers).encode()
     url = raw.serve(reply(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: " + encoding, body))
-    tracemalloc.start()
-    try:
-        error = fails(fetch, url + "/bomb", max_bytes=1_000_000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = refused_with_peak(fetch, url + "/bomb", max_bytes=1_000_000)
     assert (error.code, error.message) == ("too_large", "body larger than 1000000 bytes")
     # httpx inflated each layer's whole chunk at once: 200 MB here, 8 GB from a 6.8 KB body
     assert peak < 20_000_000, f"{peak:,} bytes allocated to refuse it"
@@ -423,11 +428,6 @@ def test_brotli_is_decoded_and_its_bomb_stopped_when_installed(raw, fetch):
     assert fetch(page + "/page").content == PAGE
     bomb = gzip.compress(brotli.compress(bytes(200_000_000)))
     url = raw.serve(reply(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br, gzip", bomb))
-    tracemalloc.start()
-    try:
-        error = fails(fetch, url + "/bomb", max_bytes=1_000_000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = refused_with_peak(fetch, url + "/bomb", max_bytes=1_000_000)
     assert error.code == "too_large"
     assert peak < 40_000_000, f"{peak:,} bytes allocated to refuse it"

@@ -225,16 +225,21 @@ def test_an_interrupted_poll_leaves_the_items_not_started_queued(workspace, page
     assert sorted(urls) == sorted(r[0] for r in ledger(workspace, "SELECT url FROM items WHERE outcome = 'created'"))
 
 
-def test_ctrl_c_while_no_item_is_in_flight_ends_the_command_at_once(workspace, command, pages):
-    held = pages(1)
-    c = command("url", "-i", "-", stdin=subprocess.PIPE)  # the user is still typing URLs
+def waiting_for_more(c, typed: bytes) -> None:
+    """Type `typed` on the command's stdin, then wait until it waits for more."""
     assert c.proc.stdin is not None
-    c.proc.stdin.write(f"{held.url(0)}\n".encode())
+    c.proc.stdin.write(typed)
     c.proc.stdin.flush()
     wchan = Path(f"/proc/{c.proc.pid}/wchan")
     if not wchan.exists():
         pytest.skip("needs Linux's /proc to see the command wait for input")
     c.wait_for(lambda: "pipe" in wchan.read_text(), "the command waiting for more input")
+
+
+def test_ctrl_c_while_no_item_is_in_flight_ends_the_command_at_once(workspace, command, pages):
+    held = pages(1)
+    c = command("url", "-i", "-", stdin=subprocess.PIPE)  # the user is still typing URLs
+    waiting_for_more(c, f"{held.url(0)}\n".encode())
     c.proc.send_signal(signal.SIGINT)
     assert c.finish() == 130
     c.proc.stdin.close()
@@ -244,13 +249,7 @@ def test_ctrl_c_while_no_item_is_in_flight_ends_the_command_at_once(workspace, c
 
 def test_ctrl_c_in_any_command_is_one_line_and_exit_130(workspace, command):
     c = command("sources", "import-opml", "-", stdin=subprocess.PIPE)  # the OPML is still being pasted
-    assert c.proc.stdin is not None
-    c.proc.stdin.write(b"<opml version='2.0'>\n")
-    c.proc.stdin.flush()
-    wchan = Path(f"/proc/{c.proc.pid}/wchan")
-    if not wchan.exists():
-        pytest.skip("needs Linux's /proc to see the command wait for input")
-    c.wait_for(lambda: "pipe" in wchan.read_text(), "the command waiting for more input")
+    waiting_for_more(c, b"<opml version='2.0'>\n")
     c.proc.send_signal(signal.SIGINT)
     assert c.finish() == 130
     c.proc.stdin.close()

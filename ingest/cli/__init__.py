@@ -1,9 +1,9 @@
 """Command line: flags → settings → library calls; every IngestError becomes one line and an exit code.
 
 Exit codes: 0 all done, 1 some item failed, 2 usage or configuration error, 128 + the signal
-when Ctrl-C (130) or SIGTERM (143) stopped it. This module holds the
-command group and what every command shares; the commands live beside it (ingesting, sources,
-maintenance) and the terminal output in report.py.
+when Ctrl-C (130) or SIGTERM (143) stopped it. This module holds the command group and what
+every command shares; the commands live beside it (ingesting, sources, maintenance) and the
+terminal output in report.py.
 """
 
 from __future__ import annotations

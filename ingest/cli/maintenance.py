@@ -161,11 +161,11 @@ def doctor_command(ctx, dry_run):
 
     Repairs: leftover temporary files removed, claims of stopped workers given back, worker
     processes a killed run left running stopped, moved notes followed, notes the ledger never
-    recorded recorded. Missing notes (`ingest forget URL` for one
-    deleted on purpose) and two notes for one URL that would both be routed as new work are
-    problems for you to decide. Warnings list, for the curator, second versions waiting beside
-    their note (status: reextracted) and other notes that share a URL; nothing is deleted. Exit 0
-    when all agree (after repairs; warnings or not), 1 when something is left for you.
+    recorded recorded. Missing notes (`ingest forget URL` for one deleted on purpose) and two
+    notes for one URL that would both be routed as new work are problems for you to decide.
+    Warnings list, for the curator, second versions waiting beside their note (status:
+    reextracted) and other notes that share a URL; nothing is deleted. Exit 0 when all agree
+    (after repairs; warnings or not), 1 when something is left for you.
     """
     settings = settings_from(ctx)
     from ..doctor import examine
